@@ -1,0 +1,10 @@
+"""skfnn: scikit-learn-native feed-forward neural networks on a numpy δ-backprop engine."""
+
+from ._classifier import FNNClassifier
+from ._regressor import FNNRegressor
+from .activations import Activation
+from .losses import Loss
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["Activation", "FNNClassifier", "FNNRegressor", "Loss", "__version__"]

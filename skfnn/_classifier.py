@@ -1,0 +1,234 @@
+"""FNNClassifier: a feed-forward network for classification."""
+
+import numpy as np
+from scipy.special import log_expit, log_softmax
+from sklearn.base import ClassifierMixin
+from sklearn.metrics import accuracy_score
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call,
+    check_classification_targets,
+    type_of_target,
+    unique_labels,
+)
+from sklearn.utils.validation import column_or_1d, validate_data
+
+from ._base import BaseFNN
+from ._regressor import _DOC_ATTRIBUTES, _DOC_PARAMETERS
+from .activations import Logistic, Softmax
+
+__all__ = ["FNNClassifier"]
+
+
+class FNNClassifier(ClassifierMixin, BaseFNN):
+    __doc__ = (
+        """Feed-forward neural network classifier on skfnn's δ-backprop engine.
+
+    A drop-in replacement for scikit-learn's ``MLPClassifier``: the same
+    parameters with the same defaults and meaning, the same fitted attributes,
+    plus pluggable activations (per layer too), losses and output activation.
+    Binary and multilabel targets get one logistic unit per label, multiclass
+    targets a softmax output.
+"""
+        + _DOC_PARAMETERS
+        + """    loss : str or Loss, default="log_loss"
+        "log_loss" (cross-entropy: multinomial with softmax, Bernoulli per unit
+        with an elementwise output), another loss name such as
+        "squared_error", or a :class:`~skfnn.losses.Loss` object.
+    out_activation : "auto", str or Activation, default="auto"
+        The output activation; "auto" is softmax for multiclass targets and
+        logistic otherwise. Multiclass targets need softmax; binary and
+        multilabel ones accept any elementwise activation with values in [0, 1].
+"""
+        + _DOC_ATTRIBUTES
+        + """    classes_ : ndarray or list of ndarray
+        The class labels (for multilabel, one 0/1 label per output).
+
+    See Also
+    --------
+    FNNRegressor : The regressor.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skfnn import FNNClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = FNNClassifier((10,), solver="lbfgs", max_iter=1000, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:1]).shape
+    (1, 3)
+    >>> clf.score(X, y) > 0.95
+    True
+    """
+    )
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 loss="log_loss", out_activation="auto"):
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha,
+            batch_size=batch_size, learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
+            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
+            warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            loss=loss, out_activation=out_activation,
+        )
+
+    # ------------------------------------------------------------------
+    # Targets
+    # ------------------------------------------------------------------
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer().fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as "
+                        f"in the previous call to fit. Previously got {self.classes_}, "
+                        f"`y` has {classes}"
+                    )
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(
+                    f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                    f"{self.classes_}. 'y' has {classes}."
+                )
+        return X, self._label_binarizer.transform(y).astype(X.dtype, copy=False)
+
+    def _multiclass(self):
+        return self._label_binarizer.y_type_ == "multiclass"
+
+    def _default_out_activation(self, loss):
+        return "softmax" if self._multiclass() else "logistic"
+
+    def _check_output(self, loss, out):
+        if self._multiclass() and not isinstance(out, Softmax):
+            raise ValueError(
+                f"A multiclass target needs out_activation='softmax' (or 'auto'); got "
+                f"{self.out_activation!r}."
+            )
+        if isinstance(out, Softmax) and not self._multiclass():
+            raise ValueError(
+                "out_activation='softmax' needs a multiclass target; this target is "
+                f"{self._label_binarizer.y_type_}. Use 'logistic' (or 'auto')."
+            )
+
+    def _stratify_split(self):
+        return self.n_outputs_ == 1
+
+    def _decode_target(self, Y):
+        return self._label_binarizer.inverse_transform(Y)
+
+    def _decode(self, output):
+        if self.n_outputs_ == 1:
+            output = output.ravel()
+        return self._label_binarizer.inverse_transform(output)
+
+    def _score_outputs(self, output, y, sample_weight):
+        return accuracy_score(y, self._decode(output), sample_weight=sample_weight)
+
+    # ------------------------------------------------------------------
+    # Public API
+    # ------------------------------------------------------------------
+    def predict(self, X):
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            The predicted classes (a 0/1 indicator matrix for multilabel).
+        """
+        return self._decode(self._forward_output(X))
+
+    def predict_proba(self, X):
+        """Probability estimates.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            For binary targets the columns are P(classes_[0]), P(classes_[1]).
+        """
+        output = self._forward_output(X)
+        if self.n_outputs_ == 1:
+            return np.hstack([1 - output, output])
+        return output
+
+    def predict_log_proba(self, X):
+        """Log of the probability estimates, computed from the logits.
+
+        Unlike ``np.log(predict_proba(X))``, this stays finite where a
+        probability underflows to 0 (log-softmax and log-sigmoid of Z^L).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        Z = self._forward_logits(X)
+        out = self._sigmas[-1]
+        if isinstance(out, Softmax):
+            return log_softmax(Z, axis=1)
+        if isinstance(out, Logistic):
+            log_p, log_q = log_expit(Z), log_expit(-Z)
+        else:
+            p = out.forward(Z)
+            tiny = np.finfo(p.dtype).tiny
+            log_p, log_q = np.log(np.maximum(p, tiny)), np.log(np.maximum(1 - p, tiny))
+        if self.n_outputs_ == 1:
+            return np.hstack([log_q, log_p])
+        return log_p
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Update the model with one epoch over (X, y).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array of shape (n_classes,), default=None
+            All the classes that can appear in y; required on the first call
+            (unless y is multilabel), ignored afterwards.
+
+        Returns
+        -------
+        self : object
+        """
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._partial_fit(X, y, sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags

@@ -1,0 +1,313 @@
+"""Activation functions σ and their derivatives σ'.
+
+Each activation is one small class that keeps the function and its derivative
+side by side, with the formula in its docstring. ``derivative(z, a)`` receives
+both the pre-activation ``z`` and the activation ``a = σ(z)`` so that each
+implementation uses whichever is cheaper (logistic: ``a (1 - a)``; tanh:
+``1 - a²``; relu: ``z > 0``).
+
+Built-ins are looked up by name in :data:`ACTIVATIONS`; :func:`get_activation`
+turns a name or an object into an activation.
+"""
+
+import numpy as np
+from scipy.special import erf, expit
+
+__all__ = [
+    "ACTIVATIONS",
+    "ELU",
+    "GELU",
+    "Activation",
+    "Exp",
+    "Identity",
+    "LeakyReLU",
+    "Logistic",
+    "ReLU",
+    "SiLU",
+    "Softmax",
+    "Softplus",
+    "Tanh",
+    "get_activation",
+]
+
+
+class Activation:
+    """Base class of an elementwise activation function σ.
+
+    Subclasses implement :meth:`forward` and :meth:`derivative`. They must be
+    picklable (defined at module level) and hold no state that ``fit`` changes.
+
+    Attributes
+    ----------
+    name : str
+        The registry name (used in ``repr`` and error messages).
+    init_factor : float
+        The numerator of the Glorot-uniform bound ``sqrt(init_factor /
+        (fan_in + fan_out))`` used when initialising a layer with this
+        activation (6 as in Glorot & Bengio, 2 for logistic as scikit-learn).
+
+    Examples
+    --------
+    A custom activation, ``σ(z) = z³``:
+
+    >>> import numpy as np
+    >>> from skfnn.activations import Activation
+    >>> class Cube(Activation):
+    ...     name = "cube"
+    ...     def forward(self, z):
+    ...         return z**3
+    ...     def derivative(self, z, a):
+    ...         return 3 * z**2
+    >>> Cube().forward(np.array([2.0]))
+    array([8.])
+    """
+
+    name = "activation"
+    init_factor = 6.0
+    #: True for activations applied to each unit independently; softmax is not.
+    elementwise = True
+
+    def forward(self, z):
+        """Return σ(z)."""
+        raise NotImplementedError
+
+    def derivative(self, z, a):
+        """Return σ'(z), an array of z's shape, given z and a = σ(z)."""
+        raise NotImplementedError
+
+    def __repr__(self):
+        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({params})"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and vars(self) == vars(other)
+
+    def __hash__(self):
+        return hash((type(self), tuple(sorted(vars(self).items()))))
+
+
+class Identity(Activation):
+    """σ(z) = z, σ'(z) = 1."""
+
+    name = "identity"
+
+    def forward(self, z):
+        return z
+
+    def derivative(self, z, a):
+        return np.ones_like(z)
+
+
+class Logistic(Activation):
+    """σ(z) = 1 / (1 + e^{-z}), σ'(z) = a (1 - a)."""
+
+    name = "logistic"
+    init_factor = 2.0
+
+    def forward(self, z):
+        return expit(z)
+
+    def derivative(self, z, a):
+        return a * (1 - a)
+
+
+class Tanh(Activation):
+    """σ(z) = tanh z, σ'(z) = 1 - a²."""
+
+    name = "tanh"
+
+    def forward(self, z):
+        return np.tanh(z)
+
+    def derivative(self, z, a):
+        return 1 - a**2
+
+
+class ReLU(Activation):
+    """σ(z) = max(z, 0), σ'(z) = [z > 0] (0 at the kink, as scikit-learn)."""
+
+    name = "relu"
+
+    def forward(self, z):
+        return np.maximum(z, 0)
+
+    def derivative(self, z, a):
+        return (z > 0).astype(z.dtype)
+
+
+class LeakyReLU(Activation):
+    """σ(z) = z if z > 0 else s z, σ'(z) = 1 if z > 0 else s (s = negative_slope)."""
+
+    name = "leaky_relu"
+
+    def __init__(self, negative_slope=0.01):
+        self.negative_slope = negative_slope
+
+    def forward(self, z):
+        return np.where(z > 0, z, self.negative_slope * z)
+
+    def derivative(self, z, a):
+        return np.where(z > 0, 1, self.negative_slope).astype(z.dtype)
+
+
+class ELU(Activation):
+    """σ(z) = z if z > 0 else α (e^z - 1), σ'(z) = 1 if z > 0 else a + α."""
+
+    name = "elu"
+
+    def __init__(self, alpha=1.0):
+        self.alpha = alpha
+
+    def forward(self, z):
+        # expm1 of min(z, 0): exact near 0 and no overflow warning for large z.
+        return np.where(z > 0, z, self.alpha * np.expm1(np.minimum(z, 0)))
+
+    def derivative(self, z, a):
+        return np.where(z > 0, 1, a + self.alpha).astype(z.dtype)
+
+
+class Softplus(Activation):
+    """σ(z) = log(1 + e^z), σ'(z) = 1 / (1 + e^{-z}) (the logistic function)."""
+
+    name = "softplus"
+
+    def forward(self, z):
+        return np.logaddexp(0, z)
+
+    def derivative(self, z, a):
+        return expit(z)
+
+
+class GELU(Activation):
+    """Exact GELU: σ(z) = z Φ(z), σ'(z) = Φ(z) + z φ(z).
+
+    Φ is the standard normal CDF, φ its density. This is the exact form
+    (``erf``), not the tanh approximation.
+    """
+
+    name = "gelu"
+
+    def forward(self, z):
+        return z * _normal_cdf(z)
+
+    def derivative(self, z, a):
+        return _normal_cdf(z) + z * np.exp(-0.5 * z**2) / np.sqrt(2 * np.pi)
+
+
+def _normal_cdf(z):
+    return 0.5 * (1 + erf(z / np.sqrt(2)))
+
+
+class SiLU(Activation):
+    """SiLU / swish: σ(z) = z s(z), σ'(z) = s(z) (1 + z (1 - s(z))), s = logistic."""
+
+    name = "silu"
+
+    def forward(self, z):
+        return z * expit(z)
+
+    def derivative(self, z, a):
+        s = expit(z)
+        return s * (1 + z * (1 - s))
+
+
+class Exp(Activation):
+    """σ(z) = e^z, σ'(z) = a: the canonical link of the Poisson loss."""
+
+    name = "exp"
+
+    def forward(self, z):
+        return np.exp(z)
+
+    def derivative(self, z, a):
+        return a
+
+
+class Softmax(Activation):
+    """σ(z)_k = e^{z_k} / Σ_j e^{z_j}, row by row (an output activation only).
+
+    Softmax is not elementwise: its Jacobian couples the units of a row. It is
+    therefore only allowed as the output activation of a multiclass
+    classifier, where the log-loss fuses it into δ^L = a − y;
+    :meth:`derivative` is not defined.
+    """
+
+    name = "softmax"
+    elementwise = False
+
+    def forward(self, z):
+        # Subtracting the row maximum leaves the result unchanged and avoids overflow.
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def derivative(self, z, a):
+        raise NotImplementedError(
+            "softmax has no elementwise derivative; pair it with log_loss."
+        )
+
+
+#: Registry of the built-in activations, by name.
+ACTIVATIONS = {
+    cls.name: cls
+    for cls in (
+        Identity,
+        Logistic,
+        Tanh,
+        ReLU,
+        LeakyReLU,
+        ELU,
+        Softplus,
+        GELU,
+        SiLU,
+        Exp,
+        Softmax,
+    )
+}
+
+
+def get_activation(spec, param="activation"):
+    """Return an :class:`Activation` for a registry name or an activation object.
+
+    Parameters
+    ----------
+    spec : str or Activation
+        A name in :data:`ACTIVATIONS` or an object with ``forward`` and
+        ``derivative`` methods. Objects are returned as they are.
+    param : str, default="activation"
+        The parameter name used in error messages.
+
+    Returns
+    -------
+    activation : Activation
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the valid ones).
+    TypeError
+        For an object that lacks ``forward`` or ``derivative``.
+
+    Examples
+    --------
+    >>> from skfnn.activations import get_activation
+    >>> get_activation("tanh")
+    Tanh()
+    """
+    if isinstance(spec, str):
+        try:
+            return ACTIVATIONS[spec]()
+        except KeyError:
+            raise ValueError(
+                f"Unknown {param} {spec!r}. Valid names are: "
+                f"{', '.join(sorted(ACTIVATIONS))}; or pass an Activation object."
+            ) from None
+    missing = [m for m in ("forward", "derivative") if not callable(getattr(spec, m, None))]
+    if isinstance(spec, type):
+        missing = [f"an instance (got the class; call {spec.__name__}())"]
+    if missing:
+        raise TypeError(
+            f"{param} must be a name in {sorted(ACTIVATIONS)} or an object with "
+            f"forward(z) and derivative(z, a) methods; got {spec!r} of type "
+            f"{type(spec).__name__}, which lacks {' and '.join(missing)}."
+        )
+    return spec

@@ -1,0 +1,277 @@
+"""Loss functions ℓ(y, a) and the output error δ^L = ∂ℓ/∂z^L.
+
+Convention: ℓ is the loss of one sample, **summed over its outputs** (for squared
+error exactly the derivation's ½‖a − y‖²); a loss object called on a batch
+returns the (weighted) mean of ℓ over the samples. This is the quantity the
+gradient descends and the one reported in ``loss_curve_``.
+
+A loss owns δ^L. Its default :meth:`Loss.delta` is the general chain rule
+``gradient(y, a) * activation.derivative(z, a)``, valid for any elementwise
+output activation. Canonical pairs (loss, link) override it with the exact,
+numerically stable shortcut δ^L = a − y.
+"""
+
+import numpy as np
+from scipy.special import xlogy
+
+from .activations import Exp, Identity, Logistic, Softmax
+
+__all__ = [
+    "LOSSES",
+    "AbsoluteError",
+    "BinaryLogLoss",
+    "HuberLoss",
+    "LogLoss",
+    "Loss",
+    "PoissonLoss",
+    "SquaredError",
+    "get_loss",
+]
+
+
+class Loss:
+    """Base class of a loss ℓ(y, a) with its gradient and output error δ^L.
+
+    Subclasses implement :meth:`per_sample` and :meth:`gradient`; canonical
+    pairs also override :meth:`delta`.
+
+    Attributes
+    ----------
+    name : str
+        The registry name.
+    default_out_activation : str
+        The output activation used when the estimator's ``out_activation`` is
+        ``"auto"`` (the loss's canonical link).
+    canonical_link : type or None
+        The activation class for which δ^L = a − y exactly.
+
+    Examples
+    --------
+    A custom loss, ℓ = ¼ Σ_k (a_k − y_k)⁴:
+
+    >>> import numpy as np
+    >>> from skfnn.losses import Loss
+    >>> class Quartic(Loss):
+    ...     name = "quartic"
+    ...     def per_sample(self, y, a):
+    ...         return 0.25 * ((a - y) ** 4).sum(axis=1)
+    ...     def gradient(self, y, a):
+    ...         return (a - y) ** 3
+    >>> Quartic()(np.array([[0.0], [1.0]]), np.array([[2.0], [1.0]]))
+    np.float64(2.0)
+    """
+
+    name = "loss"
+    default_out_activation = "identity"
+    canonical_link = None
+
+    def per_sample(self, y, a):
+        """Return ℓ(y_i, a_i) for every row i, summed over outputs: shape (n,)."""
+        raise NotImplementedError
+
+    def __call__(self, y, a, sample_weight=None):
+        """Return Σ_i s_i ℓ(y_i, a_i) / Σ_i s_i (the plain mean without weights)."""
+        return np.average(self.per_sample(y, a), weights=sample_weight)
+
+    def gradient(self, y, a):
+        """Return ∂ℓ_i/∂a_i, one row per sample."""
+        raise NotImplementedError
+
+    def delta(self, y, z, a, activation):
+        """Return δ^L = ∂ℓ_i/∂z_i, one row per sample.
+
+        The general chain rule ∂ℓ/∂a ⊙ σ'(z); for the canonical link the
+        factors cancel to a − y, which is exact and avoids dividing by
+        σ'(z) ≈ 0 in saturated units.
+        """
+        if self.canonical_link is not None and isinstance(activation, self.canonical_link):
+            return a - y
+        return self.gradient(y, a) * activation.derivative(z, a)
+
+    def check_target(self, y):
+        """Raise ValueError if the target y lies outside the loss's domain."""
+
+    def __repr__(self):
+        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({params})"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and vars(self) == vars(other)
+
+    def __hash__(self):
+        return hash((type(self), tuple(sorted(vars(self).items()))))
+
+
+class SquaredError(Loss):
+    """ℓ = ½ Σ_k (a_k − y_k)², ∂ℓ/∂a = a − y; canonical link: identity."""
+
+    name = "squared_error"
+    canonical_link = Identity
+
+    def per_sample(self, y, a):
+        r = a - y
+        return 0.5 * np.einsum("ij,ij->i", r, r)
+
+    def gradient(self, y, a):
+        return a - y
+
+
+class AbsoluteError(Loss):
+    """ℓ = Σ_k |a_k − y_k|, ∂ℓ/∂a = sign(a − y) (0 at the kink)."""
+
+    name = "absolute_error"
+
+    def per_sample(self, y, a):
+        return np.abs(a - y).sum(axis=1)
+
+    def gradient(self, y, a):
+        return np.sign(a - y)
+
+
+class HuberLoss(Loss):
+    """ℓ = Σ_k h(a_k − y_k), h(r) = ½ r² if |r| ≤ t else t (|r| − ½ t).
+
+    ∂ℓ/∂a = clip(a − y, −t, t). Quadratic near 0, linear in the tails, so
+    outliers pull with a bounded force.
+
+    Parameters
+    ----------
+    threshold : float, default=1.0
+        The residual t where the loss turns from quadratic to linear.
+    """
+
+    name = "huber"
+
+    def __init__(self, threshold=1.0):
+        self.threshold = threshold
+
+    def per_sample(self, y, a):
+        r = np.abs(a - y)
+        t = self.threshold
+        return np.where(r <= t, 0.5 * r**2, t * (r - 0.5 * t)).sum(axis=1)
+
+    def gradient(self, y, a):
+        return np.clip(a - y, -self.threshold, self.threshold)
+
+
+class PoissonLoss(Loss):
+    """Half Poisson deviance: ℓ = Σ_k y log(y/a) − y + a, ∂ℓ/∂a = 1 − y/a.
+
+    Canonical link: exp, for which δ^L = a − y. Targets must be non-negative.
+    """
+
+    name = "poisson"
+    default_out_activation = "exp"
+    canonical_link = Exp
+
+    def per_sample(self, y, a):
+        return (xlogy(y, y / a) - y + a).sum(axis=1)
+
+    def gradient(self, y, a):
+        return 1 - y / a
+
+    def check_target(self, y):
+        if np.any(y < 0):
+            raise ValueError(
+                "Some value(s) of y are negative, which is not allowed for the "
+                "poisson loss."
+            )
+
+
+def _clip_probability(a):
+    # As scikit-learn: keeps log finite where a probability rounds to 0 or 1.
+    eps = np.finfo(a.dtype).eps
+    return np.clip(a, eps, 1 - eps)
+
+
+class BinaryLogLoss(Loss):
+    """ℓ = −Σ_k [y_k log a_k + (1 − y_k) log(1 − a_k)]: binary and multilabel.
+
+    ∂ℓ/∂a = (a − y) / (a (1 − a)); canonical link: logistic, δ^L = a − y.
+    Probabilities are clipped to [eps, 1 − eps] in the loss, as scikit-learn.
+    """
+
+    name = "binary_log_loss"
+    default_out_activation = "logistic"
+    canonical_link = Logistic
+
+    def per_sample(self, y, a):
+        a = _clip_probability(a)
+        return -(xlogy(y, a) + xlogy(1 - y, 1 - a)).sum(axis=1)
+
+    def gradient(self, y, a):
+        a = _clip_probability(a)
+        return (a - y) / (a * (1 - a))
+
+    def check_target(self, y):
+        if np.any((y < 0) | (y > 1)):
+            raise ValueError("The targets of a log-loss must lie in [0, 1].")
+
+
+class LogLoss(Loss):
+    """Multinomial log-loss ℓ = −Σ_k y_k log a_k, with a softmax output.
+
+    ∂ℓ/∂a = −y / a; with the canonical softmax link δ^L = a − y (the softmax
+    Jacobian only ever appears fused into this shortcut). Given a logistic or
+    other elementwise output, the estimator uses :class:`BinaryLogLoss`
+    instead, as scikit-learn does.
+    """
+
+    name = "log_loss"
+    default_out_activation = "softmax"
+    canonical_link = Softmax
+
+    def per_sample(self, y, a):
+        return -xlogy(y, _clip_probability(a)).sum(axis=1)
+
+    def gradient(self, y, a):
+        return -y / _clip_probability(a)
+
+    def check_target(self, y):
+        BinaryLogLoss.check_target(self, y)
+
+
+#: Registry of the built-in losses, by name.
+LOSSES = {
+    cls.name: cls
+    for cls in (SquaredError, AbsoluteError, HuberLoss, PoissonLoss, BinaryLogLoss, LogLoss)
+}
+
+
+def get_loss(spec, param="loss"):
+    """Return a :class:`Loss` for a registry name or a loss object.
+
+    Parameters
+    ----------
+    spec : str or Loss
+        A name in :data:`LOSSES` or an object with ``__call__``, ``gradient``
+        and ``delta`` methods (subclass :class:`Loss` to inherit ``delta``).
+    param : str, default="loss"
+        The parameter name used in error messages.
+
+    Returns
+    -------
+    loss : Loss
+
+    Examples
+    --------
+    >>> from skfnn.losses import get_loss
+    >>> get_loss("huber")
+    HuberLoss(threshold=1.0)
+    """
+    if isinstance(spec, str):
+        try:
+            return LOSSES[spec]()
+        except KeyError:
+            raise ValueError(
+                f"Unknown {param} {spec!r}. Valid names are: "
+                f"{', '.join(sorted(LOSSES))}; or pass a Loss object."
+            ) from None
+    missing = [m for m in ("__call__", "gradient", "delta") if not callable(getattr(spec, m, None))]
+    if missing or isinstance(spec, type):
+        raise TypeError(
+            f"{param} must be a name in {sorted(LOSSES)} or a Loss instance with "
+            f"__call__(y, a, sample_weight), gradient(y, a) and delta(y, z, a, "
+            f"activation) methods; got {spec!r} of type {type(spec).__name__}."
+        )
+    return spec

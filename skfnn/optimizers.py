@@ -1,0 +1,132 @@
+"""Stochastic optimizers acting on the packed parameter vector θ.
+
+The update rules, learning-rate schedules and stopping hooks are those of
+scikit-learn's MLP, so a user who switches gets the same training. Because θ
+and ∇J are single contiguous vectors, a step is a handful of in-place vector
+operations rather than a Python loop over layers.
+"""
+
+import numpy as np
+
+__all__ = ["SGD", "Adam"]
+
+
+class _Optimizer:
+    """Shared schedule hooks: a constant learning rate that stops when asked."""
+
+    def __init__(self, learning_rate_init):
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = float(learning_rate_init)
+
+    def iteration_ends(self, time_step):
+        """Called after each epoch with ``t_``, the number of samples seen."""
+
+    def trigger_stopping(self, msg, verbose):
+        """Return True to stop training after ``n_iter_no_change`` bad epochs."""
+        if verbose:
+            print(msg + " Stopping.")
+        return True
+
+
+class SGD(_Optimizer):
+    """Stochastic gradient descent with (Nesterov) momentum.
+
+    v ← μ v − η ∇J, then θ ← θ + v, or with Nesterov's momentum
+    θ ← θ + μ v − η ∇J.
+
+    Parameters
+    ----------
+    size : int
+        The length of θ.
+    dtype : dtype
+    learning_rate_init : float
+        η at the start.
+    lr_schedule : {"constant", "invscaling", "adaptive"}
+        "invscaling": η_t = η_0 / (t + 1)^power_t after every epoch (t counts
+        samples); "adaptive": η is divided by 5 each time training stops
+        improving, until it drops below 1e-6.
+    momentum : float
+        μ.
+    nesterov : bool
+    power_t : float
+    """
+
+    def __init__(self, size, dtype, learning_rate_init=0.1, lr_schedule="constant",
+                 momentum=0.9, nesterov=True, power_t=0.5):
+        super().__init__(learning_rate_init)
+        self.lr_schedule = lr_schedule
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.power_t = power_t
+        self.velocity = np.zeros(size, dtype=dtype)
+
+    def step(self, theta, grad):
+        """Update θ in place given ∇J."""
+        step = self.learning_rate * grad
+        v = self.velocity
+        v *= self.momentum
+        v -= step  # v ← μ v − η ∇J
+        if self.nesterov:
+            theta += self.momentum * v - step
+        else:
+            theta += v
+
+    def iteration_ends(self, time_step):
+        if self.lr_schedule == "invscaling":
+            self.learning_rate = float(self.learning_rate_init) / (time_step + 1) ** self.power_t
+
+    def trigger_stopping(self, msg, verbose):
+        if self.lr_schedule != "adaptive":
+            return super().trigger_stopping(msg, verbose)
+        if self.learning_rate <= 1e-6:
+            if verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate /= 5.0
+        if verbose:
+            print(msg + " Setting learning rate to %f" % self.learning_rate)
+        return False
+
+
+class Adam(_Optimizer):
+    """Adam (Kingma & Ba, 2014).
+
+    m ← β₁ m + (1 − β₁) g, v ← β₂ v + (1 − β₂) g²,
+    η_t = η √(1 − β₂^t) / (1 − β₁^t), θ ← θ − η_t m / (√v + ε).
+
+    Parameters
+    ----------
+    size : int
+        The length of θ.
+    dtype : dtype
+    learning_rate_init : float
+    beta_1, beta_2 : float
+    epsilon : float
+    """
+
+    def __init__(self, size, dtype, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8):
+        super().__init__(learning_rate_init)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.t = 0
+        self.m = np.zeros(size, dtype=dtype)
+        self.v = np.zeros(size, dtype=dtype)
+
+    def step(self, theta, grad):
+        """Update θ in place given ∇J."""
+        self.t += 1
+        m, v = self.m, self.v
+        m *= self.beta_1
+        m += (1 - self.beta_1) * grad  # m ← β₁ m + (1 − β₁) g
+        v *= self.beta_2
+        v += (1 - self.beta_2) * grad**2  # v ← β₂ v + (1 − β₂) g²
+        self.learning_rate = (
+            self.learning_rate_init * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
+        )
+        denominator = np.sqrt(v)
+        denominator += self.epsilon
+        update = -self.learning_rate * m
+        update /= denominator
+        theta += update  # θ ← θ − η_t m / (√v + ε)
