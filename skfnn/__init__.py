@@ -3,8 +3,16 @@
 from ._classifier import FNNClassifier
 from ._regressor import FNNRegressor
 from .activations import Activation
+from .gradcheck import check_gradients
 from .losses import Loss
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["Activation", "FNNClassifier", "FNNRegressor", "Loss", "__version__"]
+__all__ = [
+    "Activation",
+    "FNNClassifier",
+    "FNNRegressor",
+    "Loss",
+    "__version__",
+    "check_gradients",
+]

@@ -154,7 +154,13 @@ class BaseFNN(BaseEstimator):
     # ------------------------------------------------------------------
     # Fitting
     # ------------------------------------------------------------------
-    def _fit(self, X, y, sample_weight=None, incremental=False):
+    def _prepare(self, X, y, sample_weight, incremental):
+        """Validate the data and (re)build the network; return what the solvers need.
+
+        Initialises the weights on a fresh fit; otherwise checks that the
+        architecture is unchanged. Returns ``(X, Y, sample_weight, theta, loss,
+        random_state)`` with Y 2-D in θ's dtype.
+        """
         hidden_sizes = self._hidden_sizes()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y = self._validate_input(X, y, incremental, reset=first_pass)
@@ -171,13 +177,16 @@ class BaseFNN(BaseEstimator):
         else:
             self._check_architecture(layer_units, hidden + [out])
         theta = self._theta_from_coefs()
-        Y = Y.astype(theta.dtype, copy=False)
-        sigmas = self._sigmas
+        return X, Y.astype(theta.dtype, copy=False), sample_weight, theta, loss, random_state
+
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        X, Y, sample_weight, theta, loss, random_state = self._prepare(
+            X, y, sample_weight, incremental)
         if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(X, Y, sample_weight, theta, sigmas, loss, random_state,
-                                 incremental)
+            self._fit_stochastic(X, Y, sample_weight, theta, self._sigmas, loss,
+                                 random_state, incremental)
         else:
-            self._fit_lbfgs(X, Y, sample_weight, theta, sigmas, loss)
+            self._fit_lbfgs(X, Y, sample_weight, theta, self._sigmas, loss)
         if not all(np.isfinite(w).all() for w in self.coefs_ + self.intercepts_):
             raise ValueError(
                 "Solver produced non-finite parameter weights (the loss diverged). "

@@ -32,6 +32,7 @@ __all__ = [
     "logits",
     "loss_and_gradient",
     "objective",
+    "objective_at",
     "predict",
 ]
 
@@ -174,6 +175,14 @@ def loss_and_gradient(theta, X, Y, layout, sigmas, loss, alpha, sample_weight=No
     J = objective(Y, As[-1], Ws, loss, alpha, sw_sum, sample_weight)
     backward(Y, Ws, Zs, As, sigmas, loss, alpha, sw_sum, sample_weight, gWs, gbs)
     return J, grad
+
+
+def objective_at(theta, X, Y, layout, sigmas, loss, alpha, sample_weight=None):
+    """Return J alone at θ (a forward pass, no backpropagation), and the ``As``."""
+    Ws, bs = layout.unpack(theta)
+    sw_sum = X.shape[0] if sample_weight is None else sample_weight.sum()
+    Zs, As = forward(X, Ws, bs, sigmas)
+    return objective(Y, As[-1], Ws, loss, alpha, sw_sum, sample_weight), Zs, As
 
 
 def init_params(layout, init_factors, random_state, dtype):

@@ -66,6 +66,9 @@ class Activation:
     init_factor = 6.0
     #: True for activations applied to each unit independently; softmax is not.
     elementwise = True
+    #: Points z where σ' jumps; gradient checks skip coordinates whose
+    #: finite-difference step moves a pre-activation across one.
+    kinks = ()
 
     def forward(self, z):
         """Return σ(z)."""
@@ -127,6 +130,7 @@ class ReLU(Activation):
     """σ(z) = max(z, 0), σ'(z) = [z > 0] (0 at the kink, as scikit-learn)."""
 
     name = "relu"
+    kinks = (0.0,)
 
     def forward(self, z):
         return np.maximum(z, 0)
@@ -139,6 +143,7 @@ class LeakyReLU(Activation):
     """σ(z) = z if z > 0 else s z, σ'(z) = 1 if z > 0 else s (s = negative_slope)."""
 
     name = "leaky_relu"
+    kinks = (0.0,)
 
     def __init__(self, negative_slope=0.01):
         self.negative_slope = negative_slope
@@ -154,6 +159,7 @@ class ELU(Activation):
     """σ(z) = z if z > 0 else α (e^z - 1), σ'(z) = 1 if z > 0 else a + α."""
 
     name = "elu"
+    kinks = (0.0,)
 
     def __init__(self, alpha=1.0):
         self.alpha = alpha

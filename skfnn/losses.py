@@ -64,6 +64,8 @@ class Loss:
     name = "loss"
     default_out_activation = "identity"
     canonical_link = None
+    #: Residuals a − y where ∂ℓ/∂a jumps (or bends); see gradient checks.
+    kinks = ()
 
     def per_sample(self, y, a):
         """Return ℓ(y_i, a_i) for every row i, summed over outputs: shape (n,)."""
@@ -120,6 +122,7 @@ class AbsoluteError(Loss):
     """ℓ = Σ_k |a_k − y_k|, ∂ℓ/∂a = sign(a − y) (0 at the kink)."""
 
     name = "absolute_error"
+    kinks = (0.0,)
 
     def per_sample(self, y, a):
         return np.abs(a - y).sum(axis=1)
@@ -144,6 +147,10 @@ class HuberLoss(Loss):
 
     def __init__(self, threshold=1.0):
         self.threshold = threshold
+
+    @property
+    def kinks(self):
+        return (-self.threshold, self.threshold)
 
     def per_sample(self, y, a):
         r = np.abs(a - y)
