@@ -285,6 +285,7 @@ class BaseFNN(BaseEstimator):
         n_samples = X_train.shape[0]
         batch_size = self._batch_size(n_samples)
         grad = np.empty_like(theta)
+        workspaces = {}  # one per batch size: the full batches and the last one
         sample_idx = np.arange(n_samples)
         self.n_iter_ = 0
         for _ in range(self.max_iter):
@@ -292,12 +293,15 @@ class BaseFNN(BaseEstimator):
                 sample_idx = shuffle(sample_idx, random_state=random_state)
             accumulated_loss = 0.0
             for batch in gen_batches(n_samples, batch_size):
+                n_batch = batch.stop - batch.start
+                if n_batch not in workspaces:
+                    workspaces[n_batch] = _engine.Workspace(self._layout, n_batch, theta.dtype)
                 idx = sample_idx[batch] if self.shuffle else batch
                 sw = None if sw_train is None else sw_train[idx]
                 J, _ = _engine.loss_and_gradient(theta, X_train[idx], Y_train[idx],
                                                  self._layout, sigmas, loss, self.alpha,
-                                                 sw, grad)
-                accumulated_loss += J * (batch.stop - batch.start)
+                                                 sw, grad, workspaces[n_batch])
+                accumulated_loss += J * n_batch
                 self._optimizer.step(theta, grad)
             if self._end_epoch(accumulated_loss / n_samples, n_samples, validation, incremental):
                 break

@@ -8,8 +8,8 @@ row-major form (see docs/derivation.md):
     A^l = σ_l(Z^l),  A^0 = X                       forward
     Δ^L = s ⊙ δ^L(Y, Z^L, A^L)                     output_delta
     Δ^l = (Δ^{l+1} (W^{l+1})ᵀ) ⊙ σ_l'(Z^l)         backward
-    ∂J/∂W^l = ((A^{l-1})ᵀ Δ^l + α W^l) / Σ s       backward
-    ∂J/∂b^l = Σ_rows Δ^l / Σ s                     backward
+    ∂J/∂W^l = ((A^{l-1})ᵀ Δ^l + α W^l) / Σ s       backward, loss_and_gradient
+    ∂J/∂b^l = Σ_rows Δ^l / Σ s                     backward, loss_and_gradient
     J = Σ_i s_i ℓ_i / Σ s + α/(2 Σ s) Σ_l ‖W^l‖²   objective
 
 Δ^l is kept unnormalised (a row per sample, weighted by s) and the division
@@ -23,9 +23,11 @@ operations and L-BFGS sees the same vector.
 """
 
 import numpy as np
+import scipy.sparse as sp
 
 __all__ = [
     "Layout",
+    "Workspace",
     "backward",
     "forward",
     "init_params",
@@ -79,19 +81,60 @@ class Layout:
         return slice(0, self.bounds[self.n_layers])
 
 
-def forward(X, Ws, bs, sigmas):
+class Workspace:
+    """Scratch arrays Z^l, A^l and Δ^l for one batch size, reused from batch to batch.
+
+    Owned by the caller (the training loop keeps one per batch size); the
+    engine only writes into it. Reusing them spares an allocation, and the
+    page faults that come with large ones, for every array of every batch.
+    """
+
+    def __init__(self, layout, n_samples, dtype):
+        shapes = [(n_samples, n) for n in layout.layer_units[1:]]
+        self.Zs = [None] + [np.empty(shape, dtype) for shape in shapes]
+        self.As = [None] + [np.empty(shape, dtype) for shape in shapes]
+        self.Deltas = [None] + [np.empty(shape, dtype) for shape in shapes]
+
+
+def _matmul(A, B, out):
+    """A @ B, written into ``out`` when there is one (A may be sparse)."""
+    if out is None:
+        return A @ B
+    if sp.issparse(A):
+        out[...] = A @ B
+        return out
+    return np.matmul(A, B, out=out)
+
+
+def _activate(sigma, Z, out):
+    """σ(Z), into ``out`` if the activation offers ``forward_into``."""
+    into = getattr(sigma, "forward_into", None)
+    return sigma.forward(Z) if into is None or out is None else into(Z, out)
+
+
+def _times_derivative(sigma, Delta, Z, A):
+    """Δ ⊙ σ'(Z), in place (through ``multiply_derivative`` where offered)."""
+    fused = getattr(sigma, "multiply_derivative", None)
+    if fused is not None:
+        return fused(Delta, Z, A)
+    Delta *= sigma.derivative(Z, A)
+    return Delta
+
+
+def forward(X, Ws, bs, sigmas, workspace=None):
     """Forward propagation; return the lists ``Zs`` and ``As``.
 
     ``As[0]`` is X and ``Zs[0]`` is None, so that ``Zs[l]``, ``As[l]`` are
     Z^l, A^l of the derivation, for l = 1..L. X may be a scipy sparse matrix
     (only the first product touches it).
     """
+    ws = workspace
     Zs, As = [None], [X]
-    for W, b, sigma in zip(Ws, bs, sigmas):
-        Z = As[-1] @ W
+    for l, (W, b, sigma) in enumerate(zip(Ws, bs, sigmas), start=1):
+        Z = _matmul(As[l - 1], W, ws and ws.Zs[l])
         Z += b  # Z^l = A^{l-1} W^l + b^l
         Zs.append(Z)
-        As.append(sigma.forward(Z))  # A^l = σ_l(Z^l)
+        As.append(_activate(sigma, Z, ws and ws.As[l]))  # A^l = σ_l(Z^l)
     return Zs, As
 
 
@@ -100,46 +143,65 @@ def logits(X, Ws, bs, sigmas):
     A = X
     for l, (W, b) in enumerate(zip(Ws, bs), start=1):
         if l > 1:
-            A = sigmas[l - 2].forward(A)  # A^{l-1} = σ_{l-1}(Z^{l-1})
+            A = _activate(sigmas[l - 2], A, A)  # A^{l-1} = σ_{l-1}(Z^{l-1})
         A = A @ W
         A += b  # Z^l = A^{l-1} W^l + b^l
     return A
 
 
-def predict(X, Ws, bs, sigmas):
-    """Return A^L = σ_L(Z^L) for X without keeping the intermediate layers."""
-    return sigmas[-1].forward(logits(X, Ws, bs, sigmas))
+def predict(X, Ws, bs, sigmas, chunk_size=None):
+    """Return A^L = σ_L(Z^L) for X, a chunk of rows at a time.
+
+    Only one chunk's hidden layers exist at any moment, so memory stays
+    bounded however many rows X has. By default a chunk holds about 2²¹
+    values of the widest layer.
+    """
+    n = X.shape[0]
+    if chunk_size is None:
+        chunk_size = max(1, 2**21 // max(W.shape[1] for W in Ws))
+    if n <= chunk_size:
+        Z = logits(X, Ws, bs, sigmas)
+        return _activate(sigmas[-1], Z, Z)
+    out = np.empty((n, Ws[-1].shape[1]), dtype=np.result_type(X.dtype, Ws[-1]))
+    for start in range(0, n, chunk_size):
+        rows = slice(start, start + chunk_size)
+        Z = logits(X[rows], Ws, bs, sigmas)
+        out[rows] = _activate(sigmas[-1], Z, Z)
+    return out
 
 
 def output_delta(Y, Zs, As, sigmas, loss, sample_weight):
     """Δ^L = s ⊙ δ^L, δ^L = ∂ℓ/∂Z^L as the loss defines it (a − y for canonical pairs)."""
-    delta = loss.delta(Y, Zs[-1], As[-1], sigmas[-1])
+    Delta = loss.delta(Y, Zs[-1], As[-1], sigmas[-1])
     if sample_weight is not None:
-        delta *= sample_weight[:, np.newaxis]
-    return delta
+        Delta *= sample_weight[:, np.newaxis]
+    return Delta
 
 
-def backward(Y, Ws, Zs, As, sigmas, loss, alpha, sw_sum, sample_weight, gWs, gbs):
-    """δ-backpropagation: write ∂J/∂W^l into ``gWs[l-1]`` and ∂J/∂b^l into ``gbs[l-1]``."""
+def backward(Y, Ws, Zs, As, sigmas, loss, sample_weight, gWs, gbs, workspace=None):
+    """δ-backpropagation of the data term: (A^{l-1})ᵀ Δ^l into ``gWs``, Σ_rows Δ^l into ``gbs``.
+
+    :func:`loss_and_gradient` then adds α W^l and divides by Σ s, for all
+    layers at once on the packed gradient vector.
+    """
     Delta = output_delta(Y, Zs, As, sigmas, loss, sample_weight)
     for l in range(len(Ws), 0, -1):
         i = l - 1  # python index of layer l
-        np.copyto(gWs[i], As[l - 1].T @ Delta)
-        gWs[i] += alpha * Ws[i]
-        gWs[i] /= sw_sum  # ∂J/∂W^l = ((A^{l-1})ᵀ Δ^l + α W^l) / Σ s
-        np.divide(Delta.sum(axis=0), sw_sum, out=gbs[i])  # ∂J/∂b^l = Σ_rows Δ^l / Σ s
+        _matmul(As[l - 1].T, Delta, gWs[i])  # (A^{l-1})ᵀ Δ^l
+        np.sum(Delta, axis=0, out=gbs[i])  # Σ_rows Δ^l
         if l > 1:
             # Δ^{l-1} = (Δ^l (W^l)ᵀ) ⊙ σ'_{l-1}(Z^{l-1})
-            Delta = (Delta @ Ws[i].T) * sigmas[i - 1].derivative(Zs[l - 1], As[l - 1])
+            Delta = _matmul(Delta, Ws[i].T, workspace and workspace.Deltas[l - 1])
+            Delta = _times_derivative(sigmas[i - 1], Delta, Zs[l - 1], As[l - 1])
 
 
-def objective(Y, A_L, Ws, loss, alpha, sw_sum, sample_weight):
-    """J = Σ_i s_i ℓ(y_i, a_i) / Σ s + α / (2 Σ s) Σ_l ‖W^l‖²_F."""
-    penalty = sum(np.dot(W.ravel(), W.ravel()) for W in Ws)
-    return float(loss(Y, A_L, sample_weight)) + 0.5 * alpha * penalty / sw_sum
+def objective(Y, A_L, W_flat, loss, alpha, sw_sum, sample_weight):
+    """J = Σ_i s_i ℓ(y_i, a_i) / Σ s + α / (2 Σ s) Σ_l ‖W^l‖²_F (W_flat: every W^l, packed)."""
+    return float(loss(Y, A_L, sample_weight)) + 0.5 * alpha * np.dot(W_flat, W_flat) / sw_sum
 
 
-def loss_and_gradient(theta, X, Y, layout, sigmas, loss, alpha, sample_weight=None, grad=None):
+def loss_and_gradient(theta, X, Y, layout, sigmas, loss, alpha, sample_weight=None, grad=None,
+                      workspace=None):
     """Return (J, ∇J) for one batch at the packed parameters θ.
 
     Every consumer calls this one function: the SGD and Adam steps, L-BFGS and
@@ -160,6 +222,8 @@ def loss_and_gradient(theta, X, Y, layout, sigmas, loss, alpha, sample_weight=No
     sample_weight : ndarray of shape (n_samples,) or None
     grad : ndarray of shape (layout.size,), optional
         Where to write ∇J; allocated if None.
+    workspace : Workspace, optional
+        Scratch arrays for X's number of rows; allocated per call if None.
 
     Returns
     -------
@@ -170,19 +234,23 @@ def loss_and_gradient(theta, X, Y, layout, sigmas, loss, alpha, sample_weight=No
         grad = np.empty_like(theta)
     Ws, bs = layout.unpack(theta)
     gWs, gbs = layout.unpack(grad)
+    W_flat, gW_flat = theta[layout.coef_slice()], grad[layout.coef_slice()]
     sw_sum = X.shape[0] if sample_weight is None else sample_weight.sum()
-    Zs, As = forward(X, Ws, bs, sigmas)
-    J = objective(Y, As[-1], Ws, loss, alpha, sw_sum, sample_weight)
-    backward(Y, Ws, Zs, As, sigmas, loss, alpha, sw_sum, sample_weight, gWs, gbs)
+    Zs, As = forward(X, Ws, bs, sigmas, workspace)
+    J = objective(Y, As[-1], W_flat, loss, alpha, sw_sum, sample_weight)
+    backward(Y, Ws, Zs, As, sigmas, loss, sample_weight, gWs, gbs, workspace)
+    gW_flat += alpha * W_flat  # ∂J/∂W^l = ((A^{l-1})ᵀ Δ^l + α W^l) / Σ s
+    grad /= sw_sum  # and ∂J/∂b^l = Σ_rows Δ^l / Σ s
     return J, grad
 
 
 def objective_at(theta, X, Y, layout, sigmas, loss, alpha, sample_weight=None):
-    """Return J alone at θ (a forward pass, no backpropagation), and the ``As``."""
+    """Return J alone at θ (a forward pass, no backpropagation), with ``Zs`` and ``As``."""
     Ws, bs = layout.unpack(theta)
     sw_sum = X.shape[0] if sample_weight is None else sample_weight.sum()
     Zs, As = forward(X, Ws, bs, sigmas)
-    return objective(Y, As[-1], Ws, loss, alpha, sw_sum, sample_weight), Zs, As
+    return objective(Y, As[-1], theta[layout.coef_slice()], loss, alpha, sw_sum,
+                     sample_weight), Zs, As
 
 
 def init_params(layout, init_factors, random_state, dtype):

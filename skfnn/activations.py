@@ -37,6 +37,13 @@ class Activation:
     Subclasses implement :meth:`forward` and :meth:`derivative`. They must be
     picklable (defined at module level) and hold no state that ``fit`` changes.
 
+    Two optional methods let the engine skip allocations; the built-ins
+    define them where numpy can work in place:
+
+    - ``forward_into(z, out)``: write σ(z) into ``out`` and return it;
+    - ``multiply_derivative(delta, z, a)``: multiply ``delta`` in place by
+      σ'(z) and return it.
+
     Attributes
     ----------
     name : str
@@ -100,6 +107,12 @@ class Identity(Activation):
     def derivative(self, z, a):
         return np.ones_like(z)
 
+    def forward_into(self, z, out):
+        return z
+
+    def multiply_derivative(self, delta, z, a):
+        return delta
+
 
 class Logistic(Activation):
     """σ(z) = 1 / (1 + e^{-z}), σ'(z) = a (1 - a)."""
@@ -113,6 +126,14 @@ class Logistic(Activation):
     def derivative(self, z, a):
         return a * (1 - a)
 
+    def forward_into(self, z, out):
+        return expit(z, out=out)
+
+    def multiply_derivative(self, delta, z, a):
+        delta *= a
+        delta *= 1 - a
+        return delta
+
 
 class Tanh(Activation):
     """σ(z) = tanh z, σ'(z) = 1 - a²."""
@@ -124,6 +145,9 @@ class Tanh(Activation):
 
     def derivative(self, z, a):
         return 1 - a**2
+
+    def forward_into(self, z, out):
+        return np.tanh(z, out=out)
 
 
 class ReLU(Activation):
@@ -137,6 +161,13 @@ class ReLU(Activation):
 
     def derivative(self, z, a):
         return (z > 0).astype(z.dtype)
+
+    def forward_into(self, z, out):
+        return np.maximum(z, 0, out=out)
+
+    def multiply_derivative(self, delta, z, a):
+        np.copyto(delta, 0, where=z <= 0)
+        return delta
 
 
 class LeakyReLU(Activation):
@@ -228,6 +259,9 @@ class Exp(Activation):
     def derivative(self, z, a):
         return a
 
+    def forward_into(self, z, out):
+        return np.exp(z, out=out)
+
 
 class Softmax(Activation):
     """σ(z)_k = e^{z_k} / Σ_j e^{z_j}, row by row (an output activation only).
@@ -245,6 +279,12 @@ class Softmax(Activation):
         # Subtracting the row maximum leaves the result unchanged and avoids overflow.
         e = np.exp(z - z.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
+
+    def forward_into(self, z, out):
+        np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+        np.exp(out, out=out)
+        out /= out.sum(axis=1, keepdims=True)
+        return out
 
     def derivative(self, z, a):
         raise NotImplementedError(

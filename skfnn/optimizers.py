@@ -59,17 +59,19 @@ class SGD(_Optimizer):
         self.nesterov = nesterov
         self.power_t = power_t
         self.velocity = np.zeros(size, dtype=dtype)
+        self._step = np.empty(size, dtype=dtype)  # scratch, so a step allocates nothing
 
     def step(self, theta, grad):
-        """Update θ in place given ∇J."""
-        step = self.learning_rate * grad
-        v = self.velocity
+        """Update θ in place given ∇J (the gradient buffer is used as scratch)."""
+        v, step = self.velocity, self._step
+        np.multiply(grad, float(self.learning_rate), out=step)  # η ∇J
         v *= self.momentum
         v -= step  # v ← μ v − η ∇J
         if self.nesterov:
-            theta += self.momentum * v - step
+            np.subtract(np.multiply(v, self.momentum, out=grad), step, out=step)
+            theta += step  # θ ← θ + μ v − η ∇J
         else:
-            theta += v
+            theta += v  # θ ← θ + v
 
     def iteration_ends(self, time_step):
         if self.lr_schedule == "invscaling":
@@ -113,20 +115,22 @@ class Adam(_Optimizer):
         self.t = 0
         self.m = np.zeros(size, dtype=dtype)
         self.v = np.zeros(size, dtype=dtype)
+        self._scratch = (np.empty(size, dtype=dtype), np.empty(size, dtype=dtype))
 
     def step(self, theta, grad):
         """Update θ in place given ∇J."""
         self.t += 1
         m, v = self.m, self.v
+        a, b = self._scratch
         m *= self.beta_1
-        m += (1 - self.beta_1) * grad  # m ← β₁ m + (1 − β₁) g
+        m += np.multiply(grad, 1 - self.beta_1, out=a)  # m ← β₁ m + (1 − β₁) g
         v *= self.beta_2
-        v += (1 - self.beta_2) * grad**2  # v ← β₂ v + (1 − β₂) g²
-        self.learning_rate = (
+        v += np.multiply(np.square(grad, out=a), 1 - self.beta_2, out=a)  # v ← β₂ v + (1 − β₂) g²
+        self.learning_rate = float(
             self.learning_rate_init * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
         )
-        denominator = np.sqrt(v)
-        denominator += self.epsilon
-        update = -self.learning_rate * m
-        update /= denominator
-        theta += update  # θ ← θ − η_t m / (√v + ε)
+        np.sqrt(v, out=a)
+        a += self.epsilon
+        np.multiply(m, -self.learning_rate, out=b)
+        b /= a
+        theta += b  # θ ← θ − η_t m / (√v + ε)
