@@ -187,13 +187,26 @@ class BaseFNN(BaseEstimator):
                                  random_state, incremental)
         else:
             self._fit_lbfgs(X, Y, sample_weight, theta, self._sigmas, loss)
-        if not all(np.isfinite(w).all() for w in self.coefs_ + self.intercepts_):
+        self._raise_if_diverged(X)
+        return self
+
+    def _raise_if_diverged(self, X):
+        """Raise ValueError if training diverged: non-finite weights, loss or outputs.
+
+        Finite weights can still be so large that the outputs overflow, so the
+        final network is also run on the first rows of the training data (a
+        minibatch's worth: cheap). With early stopping the restored best weights
+        are judged, not the last epoch's loss.
+        """
+        finite = (np.isfinite(self._theta).all()
+                  and (self.early_stopping or np.isfinite(self.loss_))
+                  and np.isfinite(self._forward_output(X[:256], check_input=False)).all())
+        if not finite:
             raise ValueError(
-                "Solver produced non-finite parameter weights (the loss diverged). "
-                "The input data may contain large values and need to be "
+                "Solver produced non-finite parameter weights or outputs (the loss "
+                "diverged). The input data may contain large values and need to be "
                 "preprocessed, or learning_rate_init may be too large."
             )
-        return self
 
     def _initialize(self, layer_units, hidden, loss, out, random_state, dtype):
         self.n_iter_ = 0
@@ -247,17 +260,8 @@ class BaseFNN(BaseEstimator):
         (after unpickling, for instance, they no longer share memory with it).
         """
         theta = self._theta
+        expected = self._check_coefs()
         params = [*self.coefs_, *self.intercepts_]
-        Ws, bs = self._layout.unpack(theta)
-        expected = Ws + bs
-        if len(params) != len(expected) or any(
-            np.shape(p) != v.shape for p, v in zip(params, expected)
-        ):
-            raise ValueError(
-                "coefs_ and intercepts_ no longer match the fitted architecture "
-                f"{list(self._layout.layer_units)}: expected shapes "
-                f"{[v.shape for v in expected]}, got {[np.shape(p) for p in params]}."
-            )
         if all(
             isinstance(p, np.ndarray) and p.base is theta and p.ctypes.data == v.ctypes.data
             for p, v in zip(params, expected)
@@ -267,6 +271,21 @@ class BaseFNN(BaseEstimator):
                                   out=np.empty(theta.size, dtype=np.result_type(*params)))
         self._set_coefs(theta)
         return theta
+
+    def _check_coefs(self):
+        """Raise ValueError unless coefs_ / intercepts_ fit the architecture; return θ's views."""
+        Ws, bs = self._layout.unpack(self._theta)
+        expected = Ws + bs
+        params = [*self.coefs_, *self.intercepts_]
+        if len(self.coefs_) != len(Ws) or len(params) != len(expected) or any(
+            np.shape(p) != v.shape for p, v in zip(params, expected)
+        ):
+            raise ValueError(
+                "coefs_ and intercepts_ no longer match the fitted architecture "
+                f"{list(self._layout.layer_units)}: expected shapes "
+                f"{[v.shape for v in expected]}, got {[np.shape(p) for p in params]}."
+            )
+        return expected
 
     def _make_optimizer(self, theta):
         if self.solver == "sgd":
@@ -327,7 +346,8 @@ class BaseFNN(BaseEstimator):
             self._no_improvement_count = 0
         if incremental:
             return True
-        if not np.isfinite(self._theta).all() and not self.early_stopping:
+        if not self.early_stopping and not (np.isfinite(epoch_loss)
+                                            and np.isfinite(self._theta).all()):
             return True  # diverged: no later epoch can recover; _fit reports it
         if self.n_iter_ == self.max_iter:
             warnings.warn(
@@ -467,6 +487,7 @@ class BaseFNN(BaseEstimator):
     # ------------------------------------------------------------------
     def _check_X(self, X):
         check_is_fitted(self)
+        self._check_coefs()
         return validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                              dtype=(np.float64, np.float32))
 

@@ -166,8 +166,9 @@ class ReLU(Activation):
         return np.maximum(z, 0, out=out)
 
     def multiply_derivative(self, delta, z, a):
-        np.copyto(delta, 0, where=z <= 0)
-        return delta
+        # Multiplying by the 0/1 mask is branch-free; masked assignment
+        # (delta[z <= 0] = 0) is several times slower on mixed signs.
+        return np.multiply(delta, z > 0, out=delta)
 
 
 class LeakyReLU(Activation):

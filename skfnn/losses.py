@@ -73,7 +73,10 @@ class Loss:
 
     def __call__(self, y, a, sample_weight=None):
         """Return Σ_i s_i ℓ(y_i, a_i) / Σ_i s_i (the plain mean without weights)."""
-        return np.average(self.per_sample(y, a), weights=sample_weight)
+        per_sample = self.per_sample(y, a)
+        if sample_weight is None:
+            return per_sample.mean()
+        return np.dot(sample_weight, per_sample) / sample_weight.sum()
 
     def gradient(self, y, a):
         """Return ∂ℓ_i/∂a_i, one row per sample."""
