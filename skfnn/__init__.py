@@ -3,7 +3,7 @@
 from ._classifier import FNNClassifier
 from ._regressor import FNNRegressor
 from .activations import Activation
-from .gradcheck import check_gradients
+from .gradcheck import GradientCheckError, check_activation, check_gradients, check_loss
 from .losses import Loss
 
 __version__ = "0.1.0.dev0"
@@ -12,7 +12,10 @@ __all__ = [
     "Activation",
     "FNNClassifier",
     "FNNRegressor",
+    "GradientCheckError",
     "Loss",
     "__version__",
+    "check_activation",
     "check_gradients",
+    "check_loss",
 ]

@@ -213,8 +213,9 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
         y : array-like of shape (n_samples,) or (n_samples, n_classes)
         sample_weight : array-like of shape (n_samples,), default=None
         classes : array of shape (n_classes,), default=None
-            All the classes that can appear in y; required on the first call
-            (unless y is multilabel), ignored afterwards.
+            All the classes that can appear in y; required on the first call,
+            ignored afterwards. For a multilabel y (an indicator matrix) it is
+            ``np.arange(n_labels)``.
 
         Returns
         -------

@@ -40,7 +40,9 @@ class Activation:
     Two optional methods let the engine skip allocations; the built-ins
     define them where numpy can work in place:
 
-    - ``forward_into(z, out)``: write σ(z) into ``out`` and return it;
+    - ``forward_into(z, out)``: return σ(z), using ``out`` (an array of z's
+      shape, possibly z itself) as its storage where that saves an
+      allocation (identity simply returns z);
     - ``multiply_derivative(delta, z, a)``: multiply ``delta`` in place by
       σ'(z) and return it.
 

@@ -4,6 +4,12 @@
 engine's gradient ∇J with central differences (J(θ + εe_i) − J(θ − εe_i)) / 2ε
 on the same packed parameter vector θ, in float64, and reports the error per
 layer for W and b.
+
+:func:`check_activation` and :func:`check_loss` verify the pieces one at a
+time: an activation's ``derivative`` against central differences of its
+``forward``, and a loss's ``gradient`` and ``delta`` against central
+differences of its per-sample value (of ℓ(y, σ(z)) for ``delta``). They are
+meant for custom activations and losses, before they go into an estimator.
 """
 
 import copy
@@ -15,12 +21,56 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _engine
+from .activations import get_activation
+from .losses import (
+    AbsoluteError,
+    BinaryLogLoss,
+    HuberLoss,
+    LogLoss,
+    PoissonLoss,
+    SquaredError,
+    get_loss,
+)
 
-__all__ = ["BlockError", "GradientCheckResult", "GradientCheckError", "check_gradients"]
+__all__ = [
+    "BlockError",
+    "CheckResult",
+    "GradientCheckError",
+    "GradientCheckResult",
+    "check_activation",
+    "check_gradients",
+    "check_loss",
+]
 
 
 class GradientCheckError(AssertionError):
-    """Raised by a failed check when ``raise_on_failure=True``."""
+    """Raised by a failed check when ``raise_on_failure=True``.
+
+    A subclass of ``AssertionError``, so a failed check inside a test fails
+    the test. Its message names the first problem found, then shows the
+    check's full table.
+
+    See Also
+    --------
+    check_activation, check_loss, check_gradients
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfnn import Activation, GradientCheckError, check_activation
+    >>> class BadTanh(Activation):
+    ...     def forward(self, z):
+    ...         return np.tanh(z)
+    ...     def derivative(self, z, a):
+    ...         return 1 - a  # should be 1 - a²
+    >>> try:
+    ...     check_activation(BadTanh())
+    ... except GradientCheckError as error:
+    ...     print(str(error).splitlines()[0])  # doctest: +ELLIPSIS
+    check_activation(BadTanh()) failed: derivative of BadTanh differs from ...
+    >>> issubclass(GradientCheckError, AssertionError)
+    True
+    """
 
 
 @dataclass(frozen=True)
@@ -267,3 +317,762 @@ def _block_errors(layout, indices, grad, numerical, valid):
             max_abs_error=max_abs, max_rel_error=max_rel, where=where,
         ))
     return sorted(blocks, key=lambda b: (b.layer, b.param))
+
+
+# ----------------------------------------------------------------------------
+# check_activation and check_loss: one activation or one loss at a time
+# ----------------------------------------------------------------------------
+
+#: check_activation's default points: a grid over [−4, 4] and a few points off it.
+_DEFAULT_POINTS = np.unique(np.concatenate([
+    np.linspace(-4.0, 4.0, 41),
+    [-2.7, -1.3, -0.3, -0.05, 0.05, 0.3, 1.3, 2.7],
+]))
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One line of a :class:`CheckResult` table.
+
+    Attributes
+    ----------
+    check : str
+        What was compared: "derivative", "forward_into", "multiply_derivative",
+        "gradient", "sample_weight", "delta" or "shape and dtype".
+    activation : str
+        The activation involved (its class name), or "-".
+    n_checked : int
+        The values compared.
+    n_skipped : int
+        The points skipped because the finite-difference step would cross a
+        kink (of the activation, or of the loss in the residual a − y).
+    max_error : float or None
+        The largest error ``|analytic − numerical| / max(1, |analytic|,
+        |numerical|)`` (None for the shape and dtype checks).
+    """
+
+    check: str
+    activation: str
+    n_checked: int
+    n_skipped: int
+    max_error: object
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of :func:`check_activation` or :func:`check_loss`.
+
+    Attributes
+    ----------
+    function : str
+        "check_activation" or "check_loss".
+    subject : str
+        The ``repr`` of the checked activation or loss.
+    rows : tuple of CheckRow
+        What was compared, and the largest error of each comparison.
+    problems : tuple of str
+        One sentence per thing found wrong; empty when the check passed.
+    tol : float
+        The largest error that passes.
+    eps : float
+        The finite-difference step.
+    """
+
+    function: str
+    subject: str
+    rows: tuple
+    problems: tuple
+    tol: float
+    eps: float
+
+    @property
+    def passed(self):
+        """True when nothing was found wrong."""
+        return not self.problems
+
+    @property
+    def max_error(self):
+        """The largest error over all comparisons."""
+        return max((r.max_error for r in self.rows if r.max_error is not None), default=0.0)
+
+    @property
+    def n_skipped(self):
+        """The points skipped near kinks, over all comparisons."""
+        return sum(r.n_skipped for r in self.rows)
+
+    def __bool__(self):
+        return self.passed
+
+    def __str__(self):
+        width = max([10, *(len(r.activation) for r in self.rows)])
+        header = (f"{'check':<20} {'activation':<{width}} {'checked':>8} {'skipped':>8} "
+                  f"{'max error':>10}")
+        lines = [f"{self.function}({self.subject})", header, "-" * len(header)]
+        for r in self.rows:
+            error = "-" if r.max_error is None else f"{r.max_error:.2e}"
+            lines.append(f"{r.check:<20} {r.activation:<{width}} {r.n_checked:>8} "
+                         f"{r.n_skipped:>8} {error:>10}")
+        settings = f"tol {self.tol:.0e}, eps {self.eps:.0e}"
+        if self.passed:
+            lines.append(f"PASSED: max error {self.max_error:.2e} ({settings})")
+        else:
+            n = len(self.problems)
+            lines.append(f"FAILED ({settings}): {n} problem{'s' if n > 1 else ''}")
+            lines += [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+    def raise_if_failed(self):
+        """Raise :class:`GradientCheckError`, first problem first, if the check failed."""
+        if not self.passed:
+            raise GradientCheckError(
+                f"{self.function}({self.subject}) failed: {self.problems[0]}\n\n{self}"
+            )
+
+
+def _kink_margin(eps):
+    """How close to a kink a point may lie and still be checked."""
+    return max(1e-4, 10 * eps)
+
+
+def _near_kinks(values, kinks, margin):
+    near = np.zeros(np.shape(values), dtype=bool)
+    for kink in kinks:
+        near |= np.abs(values - kink) < margin
+    return near
+
+
+def _errors(analytic, numerical):
+    """|analytic − numerical| / max(1, |analytic|, |numerical|), +inf where not finite."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        analytic, numerical = np.asarray(analytic, float), np.asarray(numerical, float)
+        scale = np.maximum(1.0, np.maximum(np.abs(analytic), np.abs(numerical)))
+        error = np.abs(analytic - numerical) / scale
+    return np.where(np.isfinite(error), error, np.inf)
+
+
+def _g(x):
+    return f"{float(x):.4g}"
+
+
+def _vec(x):
+    return np.array2string(np.asarray(x, dtype=float), precision=4, separator=", ")
+
+
+def _call(problems, what, fn, arrays, *extra):
+    """fn(*copies of arrays, *extra), noting in ``problems`` each array fn modified."""
+    copies = [np.array(value, copy=True) for _, value in arrays]
+    out = fn(*copies, *extra)
+    for (name, value), copy_ in zip(arrays, copies):
+        if not np.array_equal(np.asarray(value), copy_, equal_nan=True):
+            problems.append(
+                f"{what} modified its input {name} in place; it must leave its arguments "
+                f"unchanged (the engine uses {name} again afterwards)"
+            )
+    return out
+
+
+def _check_array(problems, what, out, shape, dtype, inputs):
+    """Note a wrong shape or dtype of ``out``; return True if the shape is right."""
+    out, dtype = np.asarray(out), np.dtype(dtype)
+    if out.shape != shape:
+        problems.append(
+            f"{what} returned an array of shape {out.shape} for {inputs} of shape {shape}; "
+            f"it must return an array of the same shape"
+        )
+        return False
+    if out.dtype != dtype:
+        problems.append(
+            f"{what} returned {out.dtype} for {dtype.name} {inputs}; it must keep the "
+            f"input's dtype so that float32 data trains in float32 (a numpy float64 "
+            f"scalar, such as np.sqrt(2), promotes a float32 array: use a Python float)"
+        )
+    return True
+
+
+def _owner(obj, method):
+    """The class in type(obj)'s MRO that defines ``method``, or None."""
+    return next((c for c in type(obj).__mro__ if method in vars(c)), None)
+
+
+def _inherited_hint(obj, method, overridden):
+    label, owner, over = type(obj).__name__, _owner(obj, method), _owner(obj, overridden)
+    if owner is not None and over is not None and owner is not over and issubclass(over, owner):
+        return (f" ({label} overrides {overridden} but inherits {method} from "
+                f"{owner.__name__}, which the engine calls instead: override {method} "
+                f"too, or set {method} = None in {label})")
+    return ""
+
+
+def _as_activation(spec):
+    if isinstance(spec, type):
+        spec = spec()
+    return get_activation(spec)
+
+
+def _as_loss(spec):
+    if isinstance(spec, type):
+        spec = spec()
+    return get_loss(spec)
+
+
+def _worst(error, bad):
+    """The index of the largest error and how many others are above tol."""
+    where = np.unravel_index(int(np.argmax(error)), error.shape)
+    n_bad = int(bad.sum())
+    others = f"; {n_bad - 1} other value(s) differ too" if n_bad > 1 else ""
+    return where, others
+
+
+def check_activation(activation, *, points=None, eps=1e-6, tol=1e-6, raise_on_failure=True):
+    """Check an activation's derivative against central differences of its forward.
+
+    At each point z the check compares ``derivative(z, forward(z))`` with
+    ``(forward(z + ε) − forward(z − ε)) / 2ε``, in float64, as the error
+    ``|σ'(z) − fd| / max(1, |σ'(z)|, |fd|)`` (relative for large derivatives,
+    absolute for small ones). Points within ``max(1e-4, 10 ε)`` of one of the
+    activation's ``kinks`` are skipped (and counted), since the difference
+    quotient there mixes two one-sided slopes.
+
+    It also checks what the engine relies on:
+
+    - ``forward`` and ``derivative`` return arrays of z's shape and dtype
+      (float32 in, float32 out) and do not modify their arguments;
+    - the optional fast paths agree with them: ``forward_into(z, out)`` (into
+      a separate array and in place, ``out`` being z) returns ``forward(z)``,
+      and ``multiply_derivative(delta, z, a)`` returns ``delta * derivative(z,
+      a)``. The engine calls these instead of ``forward`` / ``derivative``
+      when they exist, so an override of ``forward`` in a subclass of a
+      built-in that still inherits its ``forward_into`` is reported.
+
+    Parameters
+    ----------
+    activation : str, Activation or Activation subclass
+        A name in ``skfnn.activations.ACTIVATIONS``, an activation object, or
+        a class (instantiated without arguments).
+    points : array-like of float, default=None
+        The points z. By default 41 points spread evenly over [−4, 4] plus
+        ±0.05, ±0.3, ±1.3 and ±2.7.
+    eps : float, default=1e-6
+        The finite-difference step ε.
+    tol : float, default=1e-6
+        The largest error that passes.
+    raise_on_failure : bool, default=True
+        Raise :class:`GradientCheckError` (an ``AssertionError``) naming the
+        first problem, instead of returning a failed result.
+
+    Returns
+    -------
+    result : CheckResult
+        ``result.passed`` is the verdict; ``print(result)`` shows a table and
+        the problems found.
+
+    Raises
+    ------
+    GradientCheckError
+        If the check fails and ``raise_on_failure`` is True.
+    ValueError
+        For an activation that is not elementwise (softmax): check it through
+        its loss with :func:`check_loss`.
+
+    See Also
+    --------
+    check_loss : The same for a loss's gradient and output error δ^L.
+    check_gradients : The whole network's gradient, for an estimator.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfnn import Activation, GradientCheckError, check_activation
+    >>> check_activation("tanh").passed
+    True
+    >>> class Cube(Activation):
+    ...     def forward(self, z):
+    ...         return z**3
+    ...     def derivative(self, z, a):
+    ...         return 3 * z  # wrong: should be 3 z²
+    >>> result = check_activation(Cube(), raise_on_failure=False)
+    >>> result.passed
+    False
+    >>> print(result.problems[0])  # doctest: +ELLIPSIS
+    derivative of Cube differs from the finite difference of forward at z=... by ...
+    """
+    sigma = _as_activation(activation)
+    label = type(sigma).__name__
+    if not getattr(sigma, "elementwise", True):
+        raise ValueError(
+            f"{label} is not elementwise (its attribute elementwise is False): each of its "
+            "outputs depends on a whole row of z, so it has no derivative σ'(z) to compare "
+            "point by point and check_activation does not apply. Check it together with "
+            "its loss instead: check_loss compares loss.delta with finite differences of "
+            "ℓ(y, σ(z)), the full Jacobian included (for softmax: check_loss('log_loss'))."
+        )
+    z_all = np.asarray(_DEFAULT_POINTS if points is None else points, dtype=np.float64).ravel()
+    kinks = tuple(getattr(sigma, "kinks", ()) or ())
+    near = _near_kinks(z_all, kinks, _kink_margin(eps))
+    z = z_all[~near].reshape(-1, 1)
+    if z.size == 0:
+        raise ValueError(f"All points lie within {_kink_margin(eps):g} of a kink {kinks} of "
+                         f"{label}; nothing is left to check.")
+    problems, rows = [], []
+
+    def result():
+        out = CheckResult("check_activation", repr(sigma), tuple(rows),
+                          tuple(dict.fromkeys(problems)), tol, eps)
+        if raise_on_failure:
+            out.raise_if_failed()
+        return out
+
+    # derivative(z, forward(z)) against central differences of forward, in float64.
+    a = _call(problems, f"forward of {label}", sigma.forward, [("z", z)])
+    if not _check_array(problems, f"forward of {label}", a, z.shape, z.dtype, "z"):
+        return result()
+    a = np.asarray(a)
+    d = _call(problems, f"derivative of {label}", sigma.derivative, [("z", z), ("a", a)])
+    if not _check_array(problems, f"derivative of {label}", d, z.shape, z.dtype, "z"):
+        return result()
+    d = np.asarray(d, dtype=np.float64)
+    z_plus, z_minus = z + eps, z - eps
+    with np.errstate(all="ignore"):
+        fd = (np.asarray(sigma.forward(z_plus), float) - np.asarray(sigma.forward(z_minus), float)) \
+            / (z_plus - z_minus)
+    error = _errors(d, fd)
+    rows.append(CheckRow("derivative", "-", z.size, int(near.sum()), float(error.max())))
+    bad = error > tol
+    if bad.any():
+        k, others = _worst(error, bad)
+        problems.append(
+            f"derivative of {label} differs from the finite difference of forward at "
+            f"z={_g(z[k])} by {_g(abs(d[k] - fd[k]))} (derivative {_g(d[k])}, finite "
+            f"difference {_g(fd[k])}){others}"
+        )
+
+    # The engine's fast paths must agree with forward and derivative.
+    into = getattr(sigma, "forward_into", None)
+    if callable(into):
+        what = f"forward_into of {label}"
+        separate = _call(problems, what, lambda z_: into(z_, np.empty_like(z_)), [("z", z)])
+        in_place = _forward_in_place(into, z)
+        error = np.maximum(_errors(separate, a), _errors(in_place, a))
+        rows.append(CheckRow("forward_into", "-", z.size, 0, float(error.max())))
+        bad = error > tol
+        if bad.any():
+            k, others = _worst(error, bad)
+            problems.append(
+                f"{what} disagrees with forward at z={_g(z[k])}: forward_into(z, out) gives "
+                f"{_g(np.asarray(separate)[k])} (in place: {_g(np.asarray(in_place)[k])}), "
+                f"forward(z) gives {_g(a[k])}{others}"
+                + _inherited_hint(sigma, "forward_into", "forward")
+            )
+    fused = getattr(sigma, "multiply_derivative", None)
+    if callable(fused):
+        what = f"multiply_derivative of {label}"
+        delta = np.linspace(0.5, 1.5, z.size).reshape(z.shape)
+        out = _call(problems, what, lambda z_, a_: fused(delta.copy(), z_, a_),
+                    [("z", z), ("a", a)])
+        error = _errors(out, delta * d)
+        rows.append(CheckRow("multiply_derivative", "-", z.size, 0, float(error.max())))
+        bad = error > tol
+        if bad.any():
+            k, others = _worst(error, bad)
+            problems.append(
+                f"{what} disagrees with derivative at z={_g(z[k])}: multiply_derivative("
+                f"delta, z, a) gives {_g(np.asarray(out)[k])} for delta={_g(delta[k])}, "
+                f"delta * derivative(z, a) is {_g(delta[k] * d[k])}{others}"
+                + _inherited_hint(sigma, "multiply_derivative", "derivative")
+            )
+
+    # Shapes and dtypes on a 2-D batch, as the engine calls them.
+    n_calls = 0
+    for dtype in (np.float64, np.float32):
+        Z = np.resize(z.ravel(), (5, 3)).astype(dtype)
+        with np.errstate(all="ignore"):
+            A = np.asarray(sigma.forward(Z.copy()))
+            calls = [(f"forward of {label}", A),
+                     (f"derivative of {label}", sigma.derivative(Z.copy(), A.astype(dtype)))]
+            if callable(into):
+                calls.append((f"forward_into of {label}", into(Z.copy(), np.empty_like(Z))))
+            if callable(fused):
+                calls.append((f"multiply_derivative of {label}",
+                              fused(np.ones_like(Z), Z.copy(), A.astype(dtype))))
+        for what, out in calls:
+            _check_array(problems, what, out, Z.shape, dtype, "z")
+        n_calls += len(calls)
+    rows.append(CheckRow("shape and dtype", "-", n_calls, 0, None))
+    return result()
+
+
+def _forward_in_place(into, z):
+    """forward_into(z, z), as the engine's prediction path calls it."""
+    z = z.copy()
+    return into(z, z)
+
+
+class _Domain:
+    """Targets y, and the outputs a, at which a loss is checked."""
+
+    def __init__(self, description, draw_y, low=-1e3, high=1e3, known=True):
+        self.description = description
+        self.draw_y = draw_y
+        self.low, self.high = low, high
+        self.known = known
+
+    def valid(self, a):
+        with np.errstate(invalid="ignore"):
+            return np.isfinite(a) & (a >= self.low) & (a <= self.high)
+
+
+def _one_hot(rng, shape):
+    n, k = shape
+    return np.eye(k)[rng.randint(0, k, n)]
+
+
+def _target_domain(loss):
+    """Which targets y and outputs a suit the loss (built-ins by class, else a fallback)."""
+    if isinstance(loss, LogLoss):
+        return _Domain("one-hot y, a in [0.05, 0.95]", _one_hot, 0.05, 0.95)
+    if isinstance(loss, BinaryLogLoss):
+        return _Domain("y in {0, 1}, a in [0.05, 0.95]",
+                       lambda rng, shape: rng.randint(0, 2, shape).astype(float), 0.05, 0.95)
+    if isinstance(loss, PoissonLoss):
+        return _Domain("counts y ≥ 0, a in [0.1, 20]",
+                       lambda rng, shape: rng.poisson(1.5, shape).astype(float), 0.1, 20.0)
+    normal = lambda rng, shape: rng.standard_normal(shape)  # noqa: E731
+    if isinstance(loss, (SquaredError, AbsoluteError, HuberLoss)):
+        return _Domain("real y ~ N(0, 1), real a", normal)
+    return _Domain("real y ~ N(0, 1), a = σ(z) with z ~ N(0, 1) (the fallback for a loss "
+                   "check_loss does not know)", normal, known=False)
+
+
+def _draw_z(sigma, Y, domain, rng, margin, loss_kinks, label):
+    """Pre-activations z whose outputs σ(z) lie in the loss's domain, away from kinks.
+
+    For each entry of Y, z is drawn from N(0, 1), or if no such draw gives a
+    valid output, from U(−8, 8).
+    """
+    act = type(sigma).__name__
+    act_kinks = tuple(getattr(sigma, "kinks", ()) or ())
+    with np.errstate(all="ignore"):
+        if getattr(sigma, "elementwise", True):
+            pools = [rng.standard_normal(1000), rng.uniform(-8.0, 8.0, 4000)]
+            pools = [p[~_near_kinks(p, act_kinks, margin)] for p in pools]
+            outs = [np.asarray(sigma.forward(p.reshape(-1, 1)), float).ravel() for p in pools]
+            Z = np.empty(Y.shape)
+            for idx in np.ndindex(Y.shape):
+                for pool, out in zip(pools, outs):
+                    ok = domain.valid(out) & ~_near_kinks(out - Y[idx], loss_kinks, margin)
+                    if ok.any():
+                        Z[idx] = pool[rng.choice(np.flatnonzero(ok))]
+                        break
+                else:
+                    raise ValueError(
+                        f"check_loss found no z in [-8, 8] for which {act} gives an output "
+                        f"a suitable for {label} ({domain.description}) at y={_g(Y[idx])}; "
+                        "pass the points with z= (and y=)."
+                    )
+            return Z
+        rows = []
+        for y_row in Y:
+            for _ in range(1000):
+                z_row = rng.standard_normal((1, Y.shape[1]))
+                a_row = np.asarray(sigma.forward(z_row), float)
+                if (domain.valid(a_row) & ~_near_kinks(a_row - y_row, loss_kinks, margin)
+                        & ~_near_kinks(z_row, act_kinks, margin)).all():
+                    rows.append(z_row)
+                    break
+            else:
+                raise ValueError(
+                    f"check_loss found no z for which {act} gives outputs suitable for "
+                    f"{label} ({domain.description}) at y={_vec(y_row)}; pass the points "
+                    "with z= (and y=)."
+                )
+        return np.vstack(rows)
+
+
+def _activations_to_check(loss, activation):
+    default = get_activation(getattr(loss, "default_out_activation", "identity"),
+                             "default_out_activation")
+    extra = [] if activation is None else (
+        list(activation) if isinstance(activation, (list, tuple)) else [activation])
+    sigmas = []
+    for sigma in [default, *(_as_activation(a) for a in extra)]:
+        if not any(type(s) is type(sigma) and s == sigma for s in sigmas):
+            sigmas.append(sigma)
+    return sigmas
+
+
+def _as_2d(values, name):
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 1:
+        values = values.reshape(-1, 1)
+    if values.ndim != 2:
+        raise ValueError(f"{name} must be 1-D or 2-D (n_samples, n_outputs); got shape "
+                         f"{values.shape}.")
+    return values
+
+
+def check_loss(loss, *, activation=None, y=None, z=None, n_samples=8, n_outputs=3, eps=1e-6,
+               tol=1e-6, random_state=0, raise_on_failure=True):
+    """Check a loss's gradient and output error δ^L against central differences.
+
+    Three comparisons, in float64, each as the error ``|analytic − fd| /
+    max(1, |analytic|, |fd|)``:
+
+    1. ``gradient(y, a)`` against central differences of the per-sample
+       loss ℓ(y_i, a_i) in each a_ik (``per_sample(y, a)`` if the loss has
+       one, else ``loss(y[i:i+1], a[i:i+1])`` row by row);
+    2. ``loss(y, a, sample_weight)`` against the weighted mean Σ s_i ℓ_i /
+       Σ s_i of the per-sample values (and ``loss(y, a)`` against their mean);
+    3. ``delta(y, z, a, activation)`` against central differences of
+       ℓ(y_i, σ(z_i)) in each z_ik, for the loss's default output activation
+       and for ``activation``. The finite difference goes through
+       ``forward`` of the whole row, so for softmax it is the full Jacobian
+       that the shortcut δ^L = a − y must match.
+
+    It also checks that the gradient and δ^L keep the shape and float32
+    dtype of their inputs, that nothing modifies its arguments, that
+    ``per_sample`` returns one value per sample, and that ``delta`` returns a
+    new array (the engine scales it in place). Points where the residual
+    a − y lies within ``max(1e-4, 10 ε)`` of one of the loss's ``kinks``, or z
+    of one of the activation's, are skipped and counted.
+
+    **The points.** By default n_samples × n_outputs targets y are drawn to
+    suit the loss, recognised by its class (subclasses included):
+    ``LogLoss``: one-hot rows; ``BinaryLogLoss``: y in {0, 1};
+    ``PoissonLoss``: counts y ≥ 0; ``SquaredError``, ``AbsoluteError``,
+    ``HuberLoss``: y ~ N(0, 1). Pre-activations z are drawn from N(0, 1)
+    (else U(−8, 8)) entry by entry until σ(z) lies in the loss's domain: a in
+    [0.05, 0.95] for the log-losses, [0.1, 20] for Poisson, any real a
+    otherwise. Any other loss gets the fallback: y ~ N(0, 1) and a = σ(z)
+    with z ~ N(0, 1); if its ``check_target`` rejects those targets, pass
+    ``y=`` and ``z=`` to choose the points.
+
+    Parameters
+    ----------
+    loss : str, Loss or Loss subclass
+        A name in ``skfnn.losses.LOSSES``, a loss object, or a class
+        (instantiated without arguments).
+    activation : str, Activation, or a list of them, default=None
+        Output activation(s) to check δ^L with, besides the loss's default
+        output activation (its ``default_out_activation``).
+    y : array-like of shape (n_samples, n_outputs), default=None
+        The targets to check at (drawn as above if None).
+    z : array-like of shape (n_samples, n_outputs), default=None
+        The output pre-activations to check at, for every activation (drawn
+        for each activation as above if None); a = σ(z).
+    n_samples, n_outputs : int, default=8, 3
+        The shape of the drawn points (ignored for given ``y`` or ``z``).
+    eps : float, default=1e-6
+        The finite-difference step ε.
+    tol : float, default=1e-6
+        The largest error that passes.
+    random_state : int, RandomState instance or None, default=0
+        Seeds the drawn points and sample weights.
+    raise_on_failure : bool, default=True
+        Raise :class:`GradientCheckError` (an ``AssertionError``) naming the
+        first problem, instead of returning a failed result.
+
+    Returns
+    -------
+    result : CheckResult
+        ``result.passed`` is the verdict; ``print(result)`` shows a table and
+        the problems found.
+
+    Raises
+    ------
+    GradientCheckError
+        If the check fails and ``raise_on_failure`` is True.
+    ValueError
+        If no suitable points can be drawn (pass ``y=`` and ``z=``).
+
+    See Also
+    --------
+    check_activation : The same for an activation's derivative.
+    check_gradients : The whole network's gradient, for an estimator.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfnn import Loss, check_loss
+    >>> check_loss("poisson", activation=["identity", "softplus"]).passed
+    True
+    >>> class Quartic(Loss):
+    ...     def per_sample(self, y, a):
+    ...         return 0.25 * ((a - y) ** 4).sum(axis=1)
+    ...     def gradient(self, y, a):
+    ...         return (a - y) ** 2  # wrong: should be (a − y)³
+    >>> result = check_loss(Quartic(), raise_on_failure=False)
+    >>> result.passed
+    False
+    >>> print(result.problems[0])  # doctest: +ELLIPSIS
+    gradient of Quartic differs from the finite difference of its per-sample loss at y=...
+    """
+    loss = _as_loss(loss)
+    label = type(loss).__name__
+    rng = check_random_state(random_state)
+    margin = _kink_margin(eps)
+    loss_kinks = tuple(getattr(loss, "kinks", ()) or ())
+    sigmas = _activations_to_check(loss, activation)
+    domain = _target_domain(loss)
+    problems, rows = [], []
+
+    def result():
+        out = CheckResult("check_loss", repr(loss), tuple(rows),
+                          tuple(dict.fromkeys(problems)), tol, eps)
+        if raise_on_failure:
+            out.raise_if_failed()
+        return out
+
+    Z_given = None if z is None else _as_2d(z, "z")
+    if y is not None:
+        Y = _as_2d(y, "y")
+        if Z_given is not None and Z_given.shape != Y.shape:
+            raise ValueError(f"y and z must have the same shape; got {Y.shape} and "
+                             f"{Z_given.shape}.")
+    else:
+        Y = domain.draw_y(rng, (n_samples, n_outputs) if Z_given is None else Z_given.shape)
+        if not domain.known:
+            try:
+                loss.check_target(Y)
+            except ValueError as exc:
+                raise ValueError(
+                    f"check_loss does not know which targets {label} accepts, and its "
+                    f"check_target rejects the fallback y ~ N(0, 1) ({exc}). Pass the "
+                    "points to check at with y= (and z=, the output pre-activations)."
+                ) from None
+    points = []  # (σ, Z, A) per activation
+    for sigma in sigmas:
+        Z = Z_given if Z_given is not None else _draw_z(sigma, Y, domain, rng, margin,
+                                                        loss_kinks, label)
+        with np.errstate(all="ignore"):
+            points.append((sigma, Z, np.asarray(sigma.forward(Z), dtype=np.float64)))
+
+    # The per-sample loss ℓ(y_i, a_i), summed over outputs.
+    _, _, A = points[0]
+    per_sample = getattr(loss, "per_sample", None)
+    use_per_sample = callable(per_sample)
+    if use_per_sample:
+        try:
+            values = np.asarray(per_sample(Y, A))
+        except NotImplementedError:
+            use_per_sample = False
+        else:
+            if values.shape != (Y.shape[0],):
+                problems.append(
+                    f"per_sample of {label} returned an array of shape {values.shape} for "
+                    f"{Y.shape[0]} samples; it must return one value per sample, summed "
+                    f"over the outputs: shape ({Y.shape[0]},)"
+                )
+                return result()
+
+    def loss_values(Y, A):
+        with np.errstate(all="ignore"):
+            if use_per_sample:
+                return np.asarray(loss.per_sample(Y, A), dtype=np.float64)
+            return np.array([float(loss(Y[i:i + 1], A[i:i + 1])) for i in range(len(Y))])
+
+    # 1. gradient(y, a) against central differences of ℓ in a.
+    what = f"gradient of {label}"
+    G = _call(problems, what, loss.gradient, [("y", Y), ("a", A)])
+    if _check_array(problems, what, G, A.shape, A.dtype, "a"):
+        G = np.asarray(G, dtype=np.float64)
+        fd = np.empty_like(A)
+        for k in range(A.shape[1]):
+            A_plus, A_minus = A.copy(), A.copy()
+            A_plus[:, k] += eps
+            A_minus[:, k] -= eps
+            fd[:, k] = (loss_values(Y, A_plus) - loss_values(Y, A_minus)) \
+                / (A_plus[:, k] - A_minus[:, k])
+        skip = _near_kinks(A - Y, loss_kinks, margin)
+        error = np.where(skip, 0.0, _errors(G, fd))
+        rows.append(CheckRow("gradient", "-", int((~skip).sum()), int(skip.sum()),
+                             float(error.max())))
+        bad = error > tol
+        if bad.any():
+            (i, k), others = _worst(error, bad)
+            problems.append(
+                f"{what} differs from the finite difference of its per-sample loss at "
+                f"y={_g(Y[i, k])}, a={_g(A[i, k])} (sample {i}, output {k}) by "
+                f"{_g(abs(G[i, k] - fd[i, k]))} (gradient {_g(G[i, k])}, finite difference "
+                f"{_g(fd[i, k])}){others}"
+            )
+        dtype_G = loss.gradient(Y.astype(np.float32), A.astype(np.float32))
+        _check_array(problems, what, dtype_G, A.shape, np.float32, "y and a")
+
+    # 2. loss(y, a, sample_weight) is the weighted mean of the per-sample values.
+    values = loss_values(Y, A)
+    s = rng.uniform(0.1, 2.0, Y.shape[0])
+    errors = []
+    for weights, expected, name in ((None, values.mean(), "the mean"),
+                                    (s, (s * values).sum() / s.sum(),
+                                     "the weighted mean Σ s_i ℓ_i / Σ s_i")):
+        args = (Y, A) if weights is None else (Y, A, weights)
+        got = float(loss(*args))  # positionally, as the engine calls it
+        errors.append(float(_errors(got, expected)))
+        if not errors[-1] <= tol:
+            call = f"{label}(y, a)" if weights is None else f"{label}(y, a, sample_weight)"
+            problems.append(f"{call} returned {got:.6g} but {name} of its per-sample values "
+                            f"is {expected:.6g}")
+    rows.append(CheckRow("sample_weight", "-", 2, 0, max(errors)))
+
+    # 3. delta(y, z, a, σ) against central differences of ℓ(y, σ(z)) in z.
+    for sigma, Z, A in points:
+        act = type(sigma).__name__
+        what = f"delta of {label} with {act}"
+        elementwise = getattr(sigma, "elementwise", True)
+        inputs = [("y", Y), ("z", Z), ("a", A)]
+        copies = [np.array(v, copy=True) for _, v in inputs]
+        D = loss.delta(*copies, sigma)
+        for (name, value), copy_ in zip(inputs, copies):
+            if not np.array_equal(value, copy_, equal_nan=True):
+                problems.append(f"{what} modified its input {name} in place; it must leave "
+                                "its arguments unchanged")
+            elif isinstance(D, np.ndarray) and np.shares_memory(D, copy_):
+                problems.append(f"{what} returned its input {name} (or a view of it); it "
+                                "must return a new array, which the engine scales in place "
+                                "by the sample weights")
+        if not _check_array(problems, what, D, Z.shape, Z.dtype, "z"):
+            continue
+        D = np.asarray(D, dtype=np.float64)
+        fd = np.empty_like(Z)
+        with np.errstate(all="ignore"):
+            for k in range(Z.shape[1]):
+                Z_plus, Z_minus = Z.copy(), Z.copy()
+                Z_plus[:, k] += eps
+                Z_minus[:, k] -= eps
+                fd[:, k] = (loss_values(Y, np.asarray(sigma.forward(Z_plus), float))
+                            - loss_values(Y, np.asarray(sigma.forward(Z_minus), float))) \
+                    / (Z_plus[:, k] - Z_minus[:, k])
+        skip = (_near_kinks(A - Y, loss_kinks, margin)
+                | _near_kinks(Z, tuple(getattr(sigma, "kinks", ()) or ()), margin))
+        if not elementwise:
+            skip = np.repeat(skip.any(axis=1, keepdims=True), Z.shape[1], axis=1)
+        error = np.where(skip, 0.0, _errors(D, fd))
+        rows.append(CheckRow("delta", act, int((~skip).sum()), int(skip.sum()),
+                             float(error.max())))
+        bad = error > tol
+        if bad.any():
+            (i, k), others = _worst(error, bad)
+            at = (f"y={_g(Y[i, k])}, z={_g(Z[i, k])} (sample {i}, output {k}; "
+                  f"a={_g(A[i, k])})" if elementwise else
+                  f"y={_vec(Y[i])}, z={_vec(Z[i])} (sample {i}, output {k})")
+            link = getattr(loss, "canonical_link", None)
+            hint = ""
+            if isinstance(link, type) and isinstance(sigma, link) and type(sigma) is not link:
+                hint = (f" ({label} takes the canonical shortcut δ = a − y because {act} is a "
+                        f"subclass of {link.__name__}, but {act} is a different function)")
+            problems.append(
+                f"{what} differs from the finite difference of ℓ(y, σ(z)) at {at} by "
+                f"{_g(abs(D[i, k] - fd[i, k]))} (delta {_g(D[i, k])}, finite difference "
+                f"{_g(fd[i, k])}){others}{hint}"
+            )
+        with np.errstate(all="ignore"):
+            A32 = np.asarray(sigma.forward(Z.astype(np.float32))).astype(np.float32)
+            D32 = loss.delta(Y.astype(np.float32), Z.astype(np.float32), A32, sigma)
+        if np.asarray(D32).dtype != np.float32 and elementwise and np.asarray(
+                sigma.derivative(Z.astype(np.float32), A32)).dtype != np.float32:
+            problems.append(f"{what} returned {np.asarray(D32).dtype} for float32 inputs "
+                            f"because derivative of {act} does (see check_activation)")
+        else:
+            _check_array(problems, what, D32, Z.shape, np.float32, "y, z and a")
+    rows.append(CheckRow("shape and dtype", "-", 1 + len(points), 0, None))
+    return result()

@@ -1,0 +1,251 @@
+"""skfnn agrees with scikit-learn's MLP wherever it claims to.
+
+(a) The same weights give the same predictions.
+(b) The same initial weights and the same data give the same SGD / Adam steps.
+(c) The same ``random_state`` gives the same initial weights.
+
+scikit-learn is the reference: its estimators are trained (or initialised) here
+side by side with skfnn's, with identical parameters.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+from skfnn import FNNClassifier, FNNRegressor
+
+SK_ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
+N_SAMPLES, N_FEATURES = 20, 4
+
+
+def _data():
+    rng = np.random.RandomState(42)
+    X = rng.normal(size=(N_SAMPLES, N_FEATURES))
+    signal = np.sin(X[:, 0]) + X[:, 1] * X[:, 2] - 0.5 * X[:, 3]
+    labels = np.array(["ant", "bee", "cat"])
+    return X, {
+        "regression": signal,
+        "regression-2-outputs": np.column_stack([signal, X[:, 0] - X[:, 3] ** 2]),
+        "poisson": rng.poisson(np.exp(0.5 * signal)).astype(float),
+        "binary": np.where(signal > 0, "yes", "no"),
+        "multiclass": labels[np.digitize(signal, [-0.5, 0.5])],
+        "multilabel": np.column_stack([signal > 0, X[:, 0] > 0, X[:, 1] > 0.3]).astype(int),
+    }
+
+
+X, TARGETS = _data()
+TASKS = list(TARGETS)
+SAMPLE_WEIGHT = np.random.RandomState(7).uniform(0.2, 2.0, N_SAMPLES)
+
+
+def _pair(task, **params):
+    """(skfnn estimator, scikit-learn estimator) with the same parameters."""
+    if task.startswith("regression") or task == "poisson":
+        if task == "poisson":
+            params["loss"] = "poisson"
+        return FNNRegressor(**params), MLPRegressor(**params)
+    return FNNClassifier(**params), MLPClassifier(**params)
+
+
+def _is_classifier(task):
+    return task in ("binary", "multiclass", "multilabel")
+
+
+def _quietly(fit, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return fit(*args, **kwargs)
+
+
+def _initial_weights(est, X, y):
+    """The weights ``fit`` initialises, read before any optimizer step.
+
+    ``_fit_stochastic`` (the training loop of both libraries) is replaced on
+    this instance by a no-op, so ``fit`` stops right after initialising.
+    """
+    est._fit_stochastic = lambda *args, **kwargs: None
+    est.fit(X, y)
+    del est._fit_stochastic
+    return [W.copy() for W in est.coefs_], [b.copy() for b in est.intercepts_]
+
+
+def _assert_same_weights(ours, theirs, rtol):
+    assert len(ours.coefs_) == len(theirs.coefs_)
+    for name in ("coefs_", "intercepts_"):
+        for mine, ref in zip(getattr(ours, name), getattr(theirs, name)):
+            assert mine.dtype == ref.dtype
+            np.testing.assert_allclose(mine, ref, rtol=rtol, atol=1e-14)
+
+
+# ----------------------------------------------------------------------------
+# (c) the same random_state gives the same initial network
+# ----------------------------------------------------------------------------
+
+
+def _glorot_by_hand(activation, layer_units, seed, dtype):
+    """scikit-learn's initialisation, as documented: W^l, b^l ~ U(±sqrt(f / (fan_in + fan_out))),
+    f = 2 for logistic and 6 otherwise, drawn W^1, b^1, W^2, b^2, ... from RandomState(seed)."""
+    rng = np.random.RandomState(seed)
+    factor = 2.0 if activation == "logistic" else 6.0
+    Ws, bs = [], []
+    for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        Ws.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype))
+        bs.append(rng.uniform(-bound, bound, fan_out).astype(dtype))
+    return Ws, bs
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("hidden", [(5,), (5, 3)], ids=["hidden=5", "hidden=5-3"])
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("activation", SK_ACTIVATIONS)
+def test_same_random_state_same_initial_weights(activation, task, hidden, dtype):
+    ours, theirs = _pair(task, hidden_layer_sizes=hidden, activation=activation,
+                         solver="sgd", random_state=3)
+    X_typed, y = X.astype(dtype), TARGETS[task]
+    W_ours, b_ours = _initial_weights(ours, X_typed, y)
+    W_theirs, b_theirs = _initial_weights(theirs, X_typed, y)
+    n_out = theirs.n_outputs_
+    W_hand, b_hand = _glorot_by_hand(activation, [N_FEATURES, *hidden, n_out], 3, dtype)
+    for mine, ref, hand in zip(W_ours + b_ours, W_theirs + b_theirs, W_hand + b_hand):
+        assert mine.dtype == ref.dtype == dtype
+        np.testing.assert_array_equal(ref, hand)  # the reference does what we think it does
+        np.testing.assert_array_equal(mine, ref)
+
+
+# ----------------------------------------------------------------------------
+# (a) the same weights give the same predictions
+# ----------------------------------------------------------------------------
+
+
+def _random_weights(est, seed):
+    rng = np.random.RandomState(seed)
+    Ws = [rng.normal(0.0, 1.0, W.shape) for W in est.coefs_]
+    bs = [rng.normal(0.0, 0.5, b.shape) for b in est.intercepts_]
+    return Ws, bs
+
+
+@pytest.mark.parametrize("weights", ["skfnn_fitted", "random_assigned"])
+@pytest.mark.parametrize("hidden", [(5,), (5, 3)], ids=["hidden=5", "hidden=5-3"])
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("activation", SK_ACTIVATIONS)
+def test_same_weights_same_predictions(activation, task, hidden, weights):
+    y = TARGETS[task]
+    ours, theirs = _pair(task, hidden_layer_sizes=hidden, activation=activation, max_iter=1,
+                         random_state=0)
+    _quietly(ours.fit, X, y)
+    _quietly(theirs.fit, X, y)
+    if weights == "random_assigned":
+        # coefs_ / intercepts_ are the model: assigning new arrays changes predict.
+        Ws, bs = _random_weights(ours, seed=1)
+        ours.coefs_ = [W.copy() for W in Ws]
+        ours.intercepts_ = [b.copy() for b in bs]
+    theirs.coefs_ = [W.copy() for W in ours.coefs_]
+    theirs.intercepts_ = [b.copy() for b in ours.intercepts_]
+    X_new = np.random.RandomState(2).normal(0.0, 1.5, (30, N_FEATURES))
+
+    if not _is_classifier(task):
+        prediction = ours.predict(X_new)
+        assert prediction.shape == theirs.predict(X_new).shape
+        np.testing.assert_allclose(prediction, theirs.predict(X_new), rtol=1e-12, atol=1e-14)
+        assert prediction.std(axis=0).max() > 1e-3
+        return
+    np.testing.assert_array_equal(ours.classes_, theirs.classes_)
+    proba = ours.predict_proba(X_new)
+    assert proba.shape == theirs.predict_proba(X_new).shape
+    np.testing.assert_allclose(proba, theirs.predict_proba(X_new), rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(ours.predict(X_new), theirs.predict(X_new))
+    # log-probabilities: compare where scikit-learn's log(p) is not rounding-limited
+    ref_log = theirs.predict_log_proba(X_new)
+    ok = theirs.predict_proba(X_new) > 1e-6
+    np.testing.assert_allclose(ours.predict_log_proba(X_new)[ok], ref_log[ok], rtol=1e-8,
+                               atol=1e-10)
+    # the comparison is only meaningful if the network's output depends on its input
+    assert proba.std(axis=0).max() > 1e-3
+
+
+# ----------------------------------------------------------------------------
+# (b) the same initial weights give the same optimizer steps
+# ----------------------------------------------------------------------------
+
+SOLVERS = {
+    "sgd-nesterov-0.9": dict(solver="sgd", momentum=0.9, nesterovs_momentum=True,
+                             learning_rate_init=0.05),
+    "sgd-momentum-0.9": dict(solver="sgd", momentum=0.9, nesterovs_momentum=False,
+                             learning_rate_init=0.05),
+    "sgd-momentum-0": dict(solver="sgd", momentum=0.0, learning_rate_init=0.05),
+    "adam": dict(solver="adam", learning_rate_init=0.01),
+}
+
+
+def _penalty(est, alpha, sw_sum):
+    return 0.5 * alpha * sum((W**2).sum() for W in est.coefs_) / sw_sum
+
+
+def _train(est, task, method, n_steps, sample_weight):
+    y = TARGETS[task]
+    if method == "fit":
+        est.set_params(max_iter=n_steps)
+        _quietly(est.fit, X, y, sample_weight=sample_weight)
+        return
+    for _ in range(n_steps):
+        kwargs = {}
+        if _is_classifier(task):
+            kwargs["classes"] = np.unique(y) if task != "multilabel" else np.arange(y.shape[1])
+        _quietly(est.partial_fit, X, y, sample_weight=sample_weight, **kwargs)
+
+
+@pytest.mark.parametrize("n_steps", [1, 3], ids=["1-step", "3-steps"])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "sample_weight"])
+@pytest.mark.parametrize("solver", list(SOLVERS))
+@pytest.mark.parametrize("task", TASKS)
+def test_full_batch_steps_match(task, solver, weighted, method, n_steps):
+    alpha = 0.01
+    params = dict(hidden_layer_sizes=(5, 3), activation="tanh", alpha=alpha,
+                  batch_size=N_SAMPLES, shuffle=False, random_state=0, **SOLVERS[solver])
+    sw = SAMPLE_WEIGHT if weighted else None
+    y = TARGETS[task]
+
+    # The starting point is the same network.
+    W0_ours, b0_ours = _initial_weights(_pair(task, **params)[0], X, y)
+    W0_theirs, b0_theirs = _initial_weights(_pair(task, **params)[1], X, y)
+    for mine, ref in zip(W0_ours + b0_ours, W0_theirs + b0_theirs):
+        np.testing.assert_array_equal(mine, ref)
+
+    ours, theirs = _pair(task, **params)
+    _train(ours, task, method, n_steps, sw)
+    _train(theirs, task, method, n_steps, sw)
+
+    assert ours.n_iter_ == theirs.n_iter_ and ours.t_ == theirs.t_
+    assert not np.allclose(ours.coefs_[0], W0_theirs[0])  # the weights did move
+    _assert_same_weights(ours, theirs, rtol=1e-10)
+
+    # The loss of the first epoch is J at the initial weights.
+    if task == "regression-2-outputs":
+        # skfnn's squared error sums over the 2 outputs, scikit-learn's averages them.
+        sw_sum = N_SAMPLES if sw is None else sw.sum()
+        theirs.coefs_ = W0_theirs
+        penalty = _penalty(theirs, alpha, sw_sum)
+        assert ours.loss_curve_[0] - penalty == pytest.approx(
+            2 * (theirs.loss_curve_[0] - penalty), rel=1e-10)
+    else:
+        np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
+        assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-10)
+
+
+@pytest.mark.parametrize("solver", ["sgd-nesterov-0.9", "adam"])
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_shuffled_minibatch_epochs_match(task, solver):
+    """Minibatches of 7 (the last one of 6), shuffled each epoch from the same seed."""
+    ours, theirs = _pair(task, hidden_layer_sizes=(5,), activation="relu", alpha=0.001,
+                         batch_size=7, shuffle=True, random_state=5, max_iter=3,
+                         **SOLVERS[solver])
+    y = TARGETS[task]
+    _quietly(ours.fit, X, y, sample_weight=SAMPLE_WEIGHT)
+    _quietly(theirs.fit, X, y, sample_weight=SAMPLE_WEIGHT)
+    _assert_same_weights(ours, theirs, rtol=1e-10)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
