@@ -199,7 +199,7 @@ class BaseFNN(BaseEstimator):
         are judged, not the last epoch's loss.
         """
         finite = (np.isfinite(self._theta).all()
-                  and (self.early_stopping or np.isfinite(self.loss_))
+                  and (self.early_stopping or np.isfinite(getattr(self, "loss_", 0.0)))
                   and np.isfinite(self._forward_output(X[:256], check_input=False)).all())
         if not finite:
             raise ValueError(
