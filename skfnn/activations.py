@@ -10,6 +10,8 @@ Built-ins are looked up by name in :data:`ACTIVATIONS`; :func:`get_activation`
 turns a name or an object into an activation.
 """
 
+import math
+
 import numpy as np
 from scipy.special import erf, expit
 
@@ -231,11 +233,11 @@ class GELU(Activation):
         return z * _normal_cdf(z)
 
     def derivative(self, z, a):
-        return _normal_cdf(z) + z * np.exp(-0.5 * z**2) / np.sqrt(2 * np.pi)
+        return _normal_cdf(z) + z * np.exp(-0.5 * z**2) / math.sqrt(2 * math.pi)
 
 
 def _normal_cdf(z):
-    return 0.5 * (1 + erf(z / np.sqrt(2)))
+    return 0.5 * (1 + erf(z / math.sqrt(2)))
 
 
 class SiLU(Activation):
