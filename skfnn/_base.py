@@ -20,6 +20,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from . import _engine
 from .activations import Activation, Softmax, get_activation
 from .losses import BinaryLogLoss, LogLoss, get_loss
+from ._threads import blas_threads_for
 from .optimizers import SGD, Adam
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
@@ -182,11 +183,14 @@ class BaseFNN(BaseEstimator):
     def _fit(self, X, y, sample_weight=None, incremental=False):
         X, Y, sample_weight, theta, loss, random_state = self._prepare(
             X, y, sample_weight, incremental)
-        if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(X, Y, sample_weight, theta, self._sigmas, loss,
-                                 random_state, incremental)
-        else:
-            self._fit_lbfgs(X, Y, sample_weight, theta, self._sigmas, loss)
+        stochastic = self.solver in _STOCHASTIC_SOLVERS
+        n_rows = self._batch_size(X.shape[0], warn=False) if stochastic else X.shape[0]
+        with blas_threads_for(n_rows, self._layout.layer_units):
+            if stochastic:
+                self._fit_stochastic(X, Y, sample_weight, theta, self._sigmas, loss,
+                                     random_state, incremental)
+            else:
+                self._fit_lbfgs(X, Y, sample_weight, theta, self._sigmas, loss)
         self._raise_if_diverged(X)
         return self
 
@@ -314,7 +318,8 @@ class BaseFNN(BaseEstimator):
             for batch in gen_batches(n_samples, batch_size):
                 n_batch = batch.stop - batch.start
                 if n_batch not in workspaces:
-                    workspaces[n_batch] = _engine.Workspace(self._layout, n_batch, theta.dtype)
+                    workspaces[n_batch] = _engine.Workspace(self._layout, n_batch,
+                                                            theta.dtype, theta, grad)
                 idx = sample_idx[batch] if self.shuffle else batch
                 sw = None if sw_train is None else sw_train[idx]
                 J, _ = _engine.loss_and_gradient(theta, X_train[idx], Y_train[idx],
@@ -402,10 +407,10 @@ class BaseFNN(BaseEstimator):
     def _decode_target(self, Y):
         return Y
 
-    def _batch_size(self, n_samples):
+    def _batch_size(self, n_samples, warn=True):
         if self.batch_size == "auto":
             return min(200, n_samples)
-        if self.batch_size > n_samples:
+        if self.batch_size > n_samples and warn:
             warnings.warn(
                 "Got `batch_size` less than 1 or larger than sample size. It is going "
                 "to be clipped"

@@ -23,7 +23,6 @@ operations and L-BFGS sees the same vector.
 """
 
 import numpy as np
-import scipy.sparse as sp
 
 __all__ = [
     "Layout",
@@ -87,23 +86,34 @@ class Workspace:
     Owned by the caller (the training loop keeps one per batch size); the
     engine only writes into it. Reusing them spares an allocation, and the
     page faults that come with large ones, for every array of every batch.
+    Given the θ and gradient vectors of a training run, it also keeps their
+    per-layer views, so that they are not rebuilt for every batch.
     """
 
-    def __init__(self, layout, n_samples, dtype):
+    def __init__(self, layout, n_samples, dtype, theta=None, grad=None):
         shapes = [(n_samples, n) for n in layout.layer_units[1:]]
         self.Zs = [None] + [np.empty(shape, dtype) for shape in shapes]
         self.As = [None] + [np.empty(shape, dtype) for shape in shapes]
         self.Deltas = [None] + [np.empty(shape, dtype) for shape in shapes]
+        self.theta, self.grad = theta, grad
+        if theta is not None:
+            self.views = (*layout.unpack(theta), *layout.unpack(grad))
+
+    def views_of(self, theta, grad, layout):
+        """(Ws, bs, gWs, gbs): the cached views if bound to these vectors, else fresh."""
+        if theta is self.theta and grad is self.grad:
+            return self.views
+        return (*layout.unpack(theta), *layout.unpack(grad))
 
 
 def _matmul(A, B, out):
     """A @ B, written into ``out`` when there is one (A may be sparse)."""
     if out is None:
         return A @ B
-    if sp.issparse(A):
-        out[...] = A @ B
-        return out
-    return np.matmul(A, B, out=out)
+    if isinstance(A, np.ndarray):
+        return np.matmul(A, B, out=out)
+    out[...] = A @ B
+    return out
 
 
 def _activate(sigma, Z, out):
@@ -188,7 +198,7 @@ def backward(Y, Ws, Zs, As, sigmas, loss, sample_weight, gWs, gbs, workspace=Non
     for l in range(len(Ws), 0, -1):
         i = l - 1  # python index of layer l
         _matmul(As[l - 1].T, Delta, gWs[i])  # (A^{l-1})ᵀ Δ^l
-        np.sum(Delta, axis=0, out=gbs[i])  # Σ_rows Δ^l
+        np.add.reduce(Delta, axis=0, out=gbs[i])  # Σ_rows Δ^l
         if l > 1:
             # Δ^{l-1} = (Δ^l (W^l)ᵀ) ⊙ σ'_{l-1}(Z^{l-1})
             Delta = _matmul(Delta, Ws[i].T, workspace and workspace.Deltas[l - 1])
@@ -232,8 +242,10 @@ def loss_and_gradient(theta, X, Y, layout, sigmas, loss, alpha, sample_weight=No
     """
     if grad is None:
         grad = np.empty_like(theta)
-    Ws, bs = layout.unpack(theta)
-    gWs, gbs = layout.unpack(grad)
+    if workspace is None:
+        Ws, bs, gWs, gbs = (*layout.unpack(theta), *layout.unpack(grad))
+    else:
+        Ws, bs, gWs, gbs = workspace.views_of(theta, grad, layout)
     W_flat, gW_flat = theta[layout.coef_slice()], grad[layout.coef_slice()]
     sw_sum = X.shape[0] if sample_weight is None else sample_weight.sum()
     Zs, As = forward(X, Ws, bs, sigmas, workspace)

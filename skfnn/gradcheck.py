@@ -633,8 +633,9 @@ def check_activation(activation, *, points=None, eps=1e-6, tol=1e-6, raise_on_fa
     d = np.asarray(d, dtype=np.float64)
     z_plus, z_minus = z + eps, z - eps
     with np.errstate(all="ignore"):
-        fd = (np.asarray(sigma.forward(z_plus), float) - np.asarray(sigma.forward(z_minus), float)) \
-            / (z_plus - z_minus)
+        a_plus = np.asarray(sigma.forward(z_plus), dtype=np.float64)
+        a_minus = np.asarray(sigma.forward(z_minus), dtype=np.float64)
+        fd = (a_plus - a_minus) / (z_plus - z_minus)
     error = _errors(d, fd)
     rows.append(CheckRow("derivative", "-", z.size, int(near.sum()), float(error.max())))
     bad = error > tol

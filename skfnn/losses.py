@@ -75,7 +75,7 @@ class Loss:
         """Return Σ_i s_i ℓ(y_i, a_i) / Σ_i s_i (the plain mean without weights)."""
         per_sample = self.per_sample(y, a)
         if sample_weight is None:
-            return per_sample.mean()
+            return np.add.reduce(per_sample) / per_sample.shape[0]
         return np.dot(sample_weight, per_sample) / sample_weight.sum()
 
     def gradient(self, y, a):
