@@ -81,6 +81,15 @@ class Activation:
     #: finite-difference step moves a pre-activation across one.
     kinks = ()
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # A subclass that redefines σ or σ' must not inherit its parent's fast
+        # paths, which compute the parent's function.
+        if "forward" in vars(cls) and "forward_into" not in vars(cls):
+            cls.forward_into = None
+        if "derivative" in vars(cls) and "multiply_derivative" not in vars(cls):
+            cls.multiply_derivative = None
+
     def forward(self, z):
         """Return σ(z)."""
         raise NotImplementedError

@@ -89,7 +89,8 @@ class Loss:
         factors cancel to a − y, which is exact and avoids dividing by
         σ'(z) ≈ 0 in saturated units.
         """
-        if self.canonical_link is not None and isinstance(activation, self.canonical_link):
+        # The exact type: a subclass may compute another function.
+        if self.canonical_link is not None and type(activation) is self.canonical_link:
             return a - y
         return self.gradient(y, a) * activation.derivative(z, a)
 

@@ -1,0 +1,98 @@
+"""The documentation is tested: its code names exist and its examples run.
+
+- Every backticked dotted name ``skfnn.…`` in docs/derivation.md (the table
+  "equation → function" in particular) must resolve to an existing object.
+- README.md and every docs/*.md are run through the standard library's
+  ``doctest``, independently of pytest's ``--doctest-glob`` option, so their
+  ``>>>`` examples run even if the pytest configuration changes.
+"""
+
+import doctest
+import importlib
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+DERIVATION = DOCS / "derivation.md"
+DOCTEST_FILES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+
+# A backticked span that is exactly a dotted path starting with "skfnn.".
+DOTTED = re.compile(r"`(skfnn(?:\.\w+)+)`")
+
+# The functions the derivation's table must name (issue 3).
+REQUIRED = {
+    "skfnn._engine.forward",
+    "skfnn._engine.backward",
+    "skfnn._engine.output_delta",
+    "skfnn._engine.objective",
+    "skfnn._engine.loss_and_gradient",
+    "skfnn.losses.Loss.delta",
+    "skfnn.gradcheck.check_gradients",
+}
+
+
+def resolve(path):
+    """Import the longest importable module prefix of ``path``, then getattr the rest."""
+    parts = path.split(".")
+    for n in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:n]))
+        except ImportError:
+            continue
+        for attribute in parts[n:]:
+            obj = getattr(obj, attribute)  # AttributeError: the name does not exist
+        return obj
+    raise ImportError(path)
+
+
+def derivation_names():
+    return sorted(set(DOTTED.findall(DERIVATION.read_text(encoding="utf-8"))))
+
+
+def test_resolve_finds_modules_classes_and_methods_and_rejects_the_rest():
+    import skfnn._engine
+    from skfnn.losses import Loss
+
+    assert resolve("skfnn._engine") is skfnn._engine
+    assert resolve("skfnn.losses.Loss.delta") is Loss.delta
+    with pytest.raises(AttributeError):
+        resolve("skfnn._engine.no_such_function")
+
+
+def test_derivation_names_the_required_functions():
+    names = derivation_names()
+    assert REQUIRED <= set(names), sorted(REQUIRED - set(names))
+
+
+@pytest.mark.parametrize("path", derivation_names())
+def test_every_name_in_the_derivation_exists(path):
+    obj = resolve(path)
+    assert obj is not None
+    if path in REQUIRED:
+        assert callable(obj)
+
+
+def test_every_doc_file_is_collected():
+    names = {p.name for p in DOCTEST_FILES}
+    assert {"README.md", "index.md", "derivation.md", "extending.md", "user_guide.md"} <= names
+
+
+@pytest.mark.parametrize("path", DOCTEST_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_doc_examples_pass_under_doctest(path):
+    with warnings.catch_warnings():
+        # Short example fits may stop before convergence; that is not a failure.
+        warnings.simplefilter("ignore")
+        failed, attempted = doctest.testfile(
+            str(path),
+            module_relative=False,
+            optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+            report=True,
+            verbose=False,
+        )
+    assert failed == 0, f"{failed} of {attempted} examples in {path.name} failed (see above)"
+    if path.name in {"README.md", "derivation.md", "extending.md", "user_guide.md"}:
+        assert attempted > 0, f"{path.name} has no >>> examples"
