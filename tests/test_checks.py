@@ -448,3 +448,32 @@ def test_a_pre_activation_exactly_at_the_relu_kink_is_skipped():
     assert by_block[1, "W"].n_skipped >= 1 and by_block[1, "b"].n_skipped >= 1
     assert sum(b.n_skipped for b in result.blocks) > 0
     assert result.passed
+
+
+# ----------------------------------------------------------------------------
+# python -m skfnn gradcheck
+# ----------------------------------------------------------------------------
+
+def test_gradcheck_command_passes_every_builtin_pairing(capsys):
+    from skfnn.__main__ import PAIRINGS, main
+
+    assert main(["gradcheck"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.endswith(("passed", "FAILED"))]
+    n_hidden = sum(cls.elementwise for cls in ACTIVATIONS.values())
+    assert len(rows) == n_hidden * len(PAIRINGS)
+    assert all(row[-1] == "passed" and float(row[-2]) < 1e-6 for row in rows)
+    assert f"{len(rows)} of {len(rows)} configurations passed" in out
+
+
+def test_gradcheck_command_fails_on_a_wrong_builtin_derivative(capsys, monkeypatch):
+    from skfnn.__main__ import main
+    from skfnn.activations import Tanh
+
+    # A 10% error in tanh' (and no fast path hiding it) must turn the command red.
+    monkeypatch.setattr(Tanh, "derivative", lambda self, z, a: 1.1 * (1 - a**2))
+    assert main(["gradcheck", "--seed", "1"]) == 1
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.endswith(("passed", "FAILED"))]
+    # Exactly the configurations with tanh as hidden or output activation fail.
+    assert rows and all((row[-1] == "FAILED") == ("tanh" in (row[0], row[2])) for row in rows)
