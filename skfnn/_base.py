@@ -311,26 +311,36 @@ class BaseFNN(BaseEstimator):
         workspaces = {}  # one per batch size: the full batches and the last one
         sample_idx = np.arange(n_samples)
         self.n_iter_ = 0
-        for _ in range(self.max_iter):
-            if self.shuffle:
-                sample_idx = shuffle(sample_idx, random_state=random_state)
-            accumulated_loss = 0.0
-            for batch in gen_batches(n_samples, batch_size):
-                n_batch = batch.stop - batch.start
-                if n_batch not in workspaces:
-                    workspaces[n_batch] = _engine.Workspace(self._layout, n_batch,
-                                                            theta.dtype, theta, grad)
-                idx = sample_idx[batch] if self.shuffle else batch
-                sw = None if sw_train is None else sw_train[idx]
-                J, _ = _engine.loss_and_gradient(theta, X_train[idx], Y_train[idx],
-                                                 self._layout, sigmas, loss, self.alpha,
-                                                 sw, grad, workspaces[n_batch])
-                accumulated_loss += J * n_batch
-                self._optimizer.step(theta, grad)
-            if self._end_epoch(accumulated_loss / n_samples, n_samples, validation, incremental):
-                break
+        try:
+            for _ in range(self.max_iter):
+                if self.shuffle:
+                    sample_idx = shuffle(sample_idx, random_state=random_state)
+                epoch_loss = self._epoch(X_train, Y_train, sw_train, sample_idx, batch_size,
+                                         theta, grad, workspaces, sigmas, loss)
+                if self._end_epoch(epoch_loss, n_samples, validation, incremental):
+                    break
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")  # keep the model, as scikit-learn
         if self.early_stopping:
             theta[...] = self._best_theta
+
+    def _epoch(self, X, Y, sample_weight, sample_idx, batch_size, theta, grad, workspaces,
+               sigmas, loss):
+        """One pass of minibatch steps over the samples; return the mean batch loss."""
+        n_samples = X.shape[0]
+        accumulated_loss = 0.0
+        for batch in gen_batches(n_samples, batch_size):
+            n_batch = batch.stop - batch.start
+            if n_batch not in workspaces:
+                workspaces[n_batch] = _engine.Workspace(self._layout, n_batch, theta.dtype,
+                                                        theta, grad)
+            idx = sample_idx[batch] if self.shuffle else batch
+            sw = None if sample_weight is None else sample_weight[idx]
+            J, _ = _engine.loss_and_gradient(theta, X[idx], Y[idx], self._layout, sigmas,
+                                             loss, self.alpha, sw, grad, workspaces[n_batch])
+            accumulated_loss += J * n_batch
+            self._optimizer.step(theta, grad)
+        return accumulated_loss / n_samples
 
     def _end_epoch(self, epoch_loss, n_samples, validation, incremental):
         """Record the epoch and apply the stopping rules; return True to stop."""

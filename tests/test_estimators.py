@@ -868,3 +868,44 @@ def test_poisson_trains_and_predicts_positive_counts():
     ref = MLPRegressor(hidden_layer_sizes=(5,), loss="poisson", solver="lbfgs", max_iter=50,
                        random_state=0).fit(X, y)
     assert_allclose(pred, ref.predict(X), rtol=1e-6)
+
+
+def test_keyboard_interrupt_keeps_the_partly_trained_model(monkeypatch):
+    """Ctrl-C during stochastic training warns and keeps the model, as scikit-learn."""
+    from skfnn import optimizers
+
+    X, y = make_regression(n_samples=60, n_features=4, random_state=0)
+    calls = []
+    original = optimizers.Adam.step
+
+    def interrupted_step(self, theta, grad):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        original(self, theta, grad)
+
+    monkeypatch.setattr(optimizers.Adam, "step", interrupted_step)
+    est = FNNRegressor((5,), batch_size=10, max_iter=50, random_state=0)
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        est.fit(X, y)
+    assert len(calls) == 5 and est.n_iter_ == 0  # stopped inside the first epoch
+
+    # scikit-learn interrupted at the same step keeps the same four steps' weights.
+    from sklearn.neural_network import MLPRegressor
+    from sklearn.neural_network import _stochastic_optimizers as sk_optimizers
+
+    sk_calls = []
+    sk_original = sk_optimizers.AdamOptimizer.update_params
+
+    def sk_interrupted(self, params, grads):
+        sk_calls.append(1)
+        if len(sk_calls) == 5:
+            raise KeyboardInterrupt
+        sk_original(self, params, grads)
+
+    monkeypatch.setattr(sk_optimizers.AdamOptimizer, "update_params", sk_interrupted)
+    ref = MLPRegressor(hidden_layer_sizes=(5,), batch_size=10, max_iter=50, random_state=0)
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        ref.fit(X, y)
+    for ours, theirs in zip(est.coefs_ + est.intercepts_, ref.coefs_ + ref.intercepts_):
+        assert_allclose(ours, theirs, rtol=1e-12)
