@@ -430,11 +430,12 @@ class BaseFNN(BaseEstimator):
     def _fit_lbfgs(self, X, Y, sample_weight, theta, sigmas, loss):
         # scipy works in float64; the objective is evaluated in θ's own dtype.
         grad = np.empty_like(theta)
+        workspace = _engine.Workspace(self._layout, X.shape[0], theta.dtype, theta, grad)
 
         def fun(x):
             theta[...] = x
             J, g = _engine.loss_and_gradient(theta, X, Y, self._layout, sigmas, loss,
-                                             self.alpha, sample_weight, grad)
+                                             self.alpha, sample_weight, grad, workspace)
             return J, g.astype(np.float64)
 
         curve = []

@@ -53,6 +53,8 @@ class Layout:
         sizes = [n_in * n_out for n_in, n_out in self.coef_shapes] + list(self.layer_units[1:])
         self.bounds = np.concatenate([[0], np.cumsum(sizes)]).tolist()
         self.size = self.bounds[-1]
+        #: The slice of θ holding every W^l (the part that α penalises).
+        self.coefs = slice(0, self.bounds[len(self.coef_shapes)])
 
     @property
     def n_layers(self):
@@ -75,9 +77,6 @@ class Layout:
             view[...] = value
         return out
 
-    def coef_slice(self):
-        """The slice of θ holding every W^l (the part that α penalises)."""
-        return slice(0, self.bounds[self.n_layers])
 
 
 class Workspace:
@@ -95,6 +94,7 @@ class Workspace:
         self.Zs = [None] + [np.empty(shape, dtype) for shape in shapes]
         self.As = [None] + [np.empty(shape, dtype) for shape in shapes]
         self.Deltas = [None] + [np.empty(shape, dtype) for shape in shapes]
+        self.penalty = np.empty(layout.coefs.stop, dtype)  # α W, for ∇J
         self.theta, self.grad = theta, grad
         if theta is not None:
             self.views = (*layout.unpack(theta), *layout.unpack(grad))
@@ -243,16 +243,17 @@ def loss_and_gradient(theta, X, Y, layout, sigmas, loss, alpha, sample_weight=No
     if grad is None:
         grad = np.empty_like(theta)
     if workspace is None:
-        Ws, bs, gWs, gbs = (*layout.unpack(theta), *layout.unpack(grad))
-    else:
-        Ws, bs, gWs, gbs = workspace.views_of(theta, grad, layout)
-    W_flat, gW_flat = theta[layout.coef_slice()], grad[layout.coef_slice()]
+        workspace = Workspace(layout, X.shape[0], theta.dtype)
+    Ws, bs, gWs, gbs = workspace.views_of(theta, grad, layout)
+    W_flat, gW_flat = theta[layout.coefs], grad[layout.coefs]
     sw_sum = X.shape[0] if sample_weight is None else sample_weight.sum()
     Zs, As = forward(X, Ws, bs, sigmas, workspace)
     J = objective(Y, As[-1], W_flat, loss, alpha, sw_sum, sample_weight)
     backward(Y, Ws, Zs, As, sigmas, loss, sample_weight, gWs, gbs, workspace)
-    gW_flat += alpha * W_flat  # ∂J/∂W^l = ((A^{l-1})ᵀ Δ^l + α W^l) / Σ s
-    grad /= sw_sum  # and ∂J/∂b^l = Σ_rows Δ^l / Σ s
+    # ∂J/∂W^l = ((A^{l-1})ᵀ Δ^l + α W^l) / Σ s and ∂J/∂b^l = Σ_rows Δ^l / Σ s:
+    if alpha:
+        gW_flat += np.multiply(W_flat, alpha, out=workspace.penalty)
+    grad /= sw_sum
     return J, grad
 
 
@@ -261,7 +262,7 @@ def objective_at(theta, X, Y, layout, sigmas, loss, alpha, sample_weight=None):
     Ws, bs = layout.unpack(theta)
     sw_sum = X.shape[0] if sample_weight is None else sample_weight.sum()
     Zs, As = forward(X, Ws, bs, sigmas)
-    return objective(Y, As[-1], theta[layout.coef_slice()], loss, alpha, sw_sum,
+    return objective(Y, As[-1], theta[layout.coefs], loss, alpha, sw_sum,
                      sample_weight), Zs, As
 
 

@@ -10,6 +10,26 @@ import numpy as np
 
 __all__ = ["SGD", "Adam"]
 
+#: Elements of θ updated at a time. A step is a chain of elementwise operations;
+#: done block by block, the block's intermediates stay in cache instead of
+#: streaming the whole of θ through memory once per operation.
+BLOCK = 2**15
+
+
+def _blocks(*vectors):
+    """Yield aligned slices of at most :data:`BLOCK` elements of equal-length vectors."""
+    n = vectors[0].size
+    if n <= BLOCK:
+        yield vectors
+        return
+    for start in range(0, n, BLOCK):
+        yield tuple(v[start : start + BLOCK] for v in vectors)
+
+
+def _scratch(size, dtype, count):
+    """``count`` scratch vectors of one block's length."""
+    return [np.empty(min(size, BLOCK), dtype=dtype) for _ in range(count)]
+
 
 class _Optimizer:
     """Shared schedule hooks: a constant learning rate that stops when asked."""
@@ -59,19 +79,21 @@ class SGD(_Optimizer):
         self.nesterov = nesterov
         self.power_t = power_t
         self.velocity = np.zeros(size, dtype=dtype)
-        self._step = np.empty(size, dtype=dtype)  # scratch, so a step allocates nothing
+        self._scratch = _scratch(size, dtype, 2)  # so that a step allocates nothing
 
     def step(self, theta, grad):
-        """Update θ in place given ∇J (the gradient buffer is used as scratch)."""
-        v, step = self.velocity, self._step
-        np.multiply(grad, float(self.learning_rate), out=step)  # η ∇J
-        v *= self.momentum
-        v -= step  # v ← μ v − η ∇J
-        if self.nesterov:
-            np.subtract(np.multiply(v, self.momentum, out=grad), step, out=step)
-            theta += step  # θ ← θ + μ v − η ∇J
-        else:
-            theta += v  # θ ← θ + v
+        """Update θ in place given ∇J."""
+        lr, mu = float(self.learning_rate), self.momentum
+        for th, g, v in _blocks(theta, grad, self.velocity):
+            step, tmp = (s[: th.size] for s in self._scratch)
+            np.multiply(g, lr, out=step)  # η ∇J
+            v *= mu
+            v -= step  # v ← μ v − η ∇J
+            if self.nesterov:
+                np.subtract(np.multiply(v, mu, out=tmp), step, out=step)
+                th += step  # θ ← θ + μ v − η ∇J
+            else:
+                th += v  # θ ← θ + v
 
     def iteration_ends(self, time_step):
         if self.lr_schedule == "invscaling":
@@ -115,22 +137,23 @@ class Adam(_Optimizer):
         self.t = 0
         self.m = np.zeros(size, dtype=dtype)
         self.v = np.zeros(size, dtype=dtype)
-        self._scratch = (np.empty(size, dtype=dtype), np.empty(size, dtype=dtype))
+        self._scratch = _scratch(size, dtype, 2)
 
     def step(self, theta, grad):
         """Update θ in place given ∇J."""
         self.t += 1
-        m, v = self.m, self.v
-        a, b = self._scratch
-        m *= self.beta_1
-        m += np.multiply(grad, 1 - self.beta_1, out=a)  # m ← β₁ m + (1 − β₁) g
-        v *= self.beta_2
-        v += np.multiply(np.square(grad, out=a), 1 - self.beta_2, out=a)  # v ← β₂ v + (1 − β₂) g²
         self.learning_rate = float(
             self.learning_rate_init * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
         )
-        np.sqrt(v, out=a)
-        a += self.epsilon
-        np.multiply(m, -self.learning_rate, out=b)
-        b /= a
-        theta += b  # θ ← θ − η_t m / (√v + ε)
+        b1, b2, eps, lr = self.beta_1, self.beta_2, self.epsilon, self.learning_rate
+        for th, g, m, v in _blocks(theta, grad, self.m, self.v):
+            a, b = (s[: th.size] for s in self._scratch)
+            m *= b1
+            m += np.multiply(g, 1 - b1, out=a)  # m ← β₁ m + (1 − β₁) g
+            v *= b2
+            v += np.multiply(np.square(g, out=a), 1 - b2, out=a)  # v ← β₂ v + (1 − β₂) g²
+            np.sqrt(v, out=a)
+            a += eps
+            np.multiply(m, -lr, out=b)
+            b /= a
+            th += b  # θ ← θ − η_t m / (√v + ε)

@@ -249,3 +249,24 @@ def test_shuffled_minibatch_epochs_match(task, solver):
     _quietly(theirs.fit, X, y, sample_weight=SAMPLE_WEIGHT)
     _assert_same_weights(ours, theirs, rtol=1e-10)
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("solver, nesterov", [("sgd", True), ("sgd", False), ("adam", True)])
+def test_blocked_optimizer_steps_match_sklearn_on_a_large_network(solver, nesterov):
+    """θ longer than one optimizer block (BLOCK elements) is updated block by block."""
+    from sklearn.neural_network import MLPRegressor
+
+    from skfnn import FNNRegressor
+    from skfnn.optimizers import BLOCK
+
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(40, 150), rng.randn(40)
+    params = dict(hidden_layer_sizes=(300,), solver=solver, nesterovs_momentum=nesterov,
+                  learning_rate_init=0.01, batch_size=20, random_state=0)
+    ours, theirs = FNNRegressor(**params), MLPRegressor(**params)
+    for _ in range(3):
+        ours.partial_fit(X, y)
+        theirs.partial_fit(X, y)
+    assert sum(W.size + b.size for W, b in zip(ours.coefs_, ours.intercepts_)) > 2 * BLOCK
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
