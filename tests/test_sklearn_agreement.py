@@ -260,7 +260,7 @@ def test_blocked_optimizer_steps_match_sklearn_on_a_large_network(solver, nester
     from skfnn.optimizers import BLOCK
 
     rng = np.random.RandomState(0)
-    X, y = rng.randn(40, 150), rng.randn(40)
+    X, y = rng.randn(40, 250), rng.randn(40)
     params = dict(hidden_layer_sizes=(300,), solver=solver, nesterovs_momentum=nesterov,
                   learning_rate_init=0.01, batch_size=20, random_state=0)
     ours, theirs = FNNRegressor(**params), MLPRegressor(**params)
