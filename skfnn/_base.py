@@ -333,7 +333,7 @@ class BaseFNN(BaseEstimator):
             n_batch = batch.stop - batch.start
             if n_batch not in workspaces:
                 workspaces[n_batch] = _engine.Workspace(self._layout, n_batch, theta.dtype,
-                                                        theta, grad)
+                                                        theta, grad, sigmas)
             idx = sample_idx[batch] if self.shuffle else batch
             sw = None if sample_weight is None else sample_weight[idx]
             J, _ = _engine.loss_and_gradient(theta, X[idx], Y[idx], self._layout, sigmas,
@@ -430,7 +430,8 @@ class BaseFNN(BaseEstimator):
     def _fit_lbfgs(self, X, Y, sample_weight, theta, sigmas, loss):
         # scipy works in float64; the objective is evaluated in θ's own dtype.
         grad = np.empty_like(theta)
-        workspace = _engine.Workspace(self._layout, X.shape[0], theta.dtype, theta, grad)
+        workspace = _engine.Workspace(self._layout, X.shape[0], theta.dtype, theta, grad,
+                                      sigmas)
 
         def fun(x):
             theta[...] = x

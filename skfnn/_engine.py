@@ -89,11 +89,16 @@ class Workspace:
     per-layer views, so that they are not rebuilt for every batch.
     """
 
-    def __init__(self, layout, n_samples, dtype, theta=None, grad=None):
+    def __init__(self, layout, n_samples, dtype, theta=None, grad=None, sigmas=None):
         shapes = [(n_samples, n) for n in layout.layer_units[1:]]
+        L = len(shapes)
         self.Zs = [None] + [np.empty(shape, dtype) for shape in shapes]
-        self.As = [None] + [np.empty(shape, dtype) for shape in shapes]
-        self.Deltas = [None] + [np.empty(shape, dtype) for shape in shapes]
+        # A hidden layer whose σ' reads only a computes A^l into Z^l's storage.
+        in_place = [sigmas is not None and l < L and _in_place(sigmas[l - 1])
+                    for l in range(1, L + 1)]
+        self.As = [None] + [Z if same else np.empty(Z.shape, dtype)
+                            for Z, same in zip(self.Zs[1:], in_place)]
+        self.Deltas = [None] + [np.empty(shape, dtype) for shape in shapes[:-1]]
         self.penalty = np.empty(layout.coefs.stop, dtype)  # α W, for ∇J
         self.theta, self.grad = theta, grad
         if theta is not None:
@@ -104,6 +109,11 @@ class Workspace:
         if theta is self.theta and grad is self.grad:
             return self.views
         return (*layout.unpack(theta), *layout.unpack(grad))
+
+
+def _in_place(sigma):
+    return (getattr(sigma, "derivative_from_a", False)
+            and getattr(sigma, "forward_into", None) is not None)
 
 
 def _matmul(A, B, out):
@@ -136,7 +146,9 @@ def forward(X, Ws, bs, sigmas, workspace=None):
 
     ``As[0]`` is X and ``Zs[0]`` is None, so that ``Zs[l]``, ``As[l]`` are
     Z^l, A^l of the derivation, for l = 1..L. X may be a scipy sparse matrix
-    (only the first product touches it).
+    (only the first product touches it). With a workspace built for these
+    activations, a hidden layer whose σ' reads only a (``derivative_from_a``)
+    computes A^l over Z^l, and ``Zs[l]`` is then A^l.
     """
     ws = workspace
     Zs, As = [None], [X]

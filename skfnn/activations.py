@@ -80,6 +80,9 @@ class Activation:
     #: Points z where σ' jumps; gradient checks skip coordinates whose
     #: finite-difference step moves a pre-activation across one.
     kinks = ()
+    #: True when ``derivative(z, a)`` reads only a; the engine may then let
+    #: A^l overwrite Z^l of a hidden layer in place (less memory and traffic).
+    derivative_from_a = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -89,6 +92,8 @@ class Activation:
             cls.forward_into = None
         if "derivative" in vars(cls) and "multiply_derivative" not in vars(cls):
             cls.multiply_derivative = None
+        if "derivative" in vars(cls) and "derivative_from_a" not in vars(cls):
+            cls.derivative_from_a = False
 
     def forward(self, z):
         """Return σ(z)."""
@@ -113,6 +118,7 @@ class Identity(Activation):
     """σ(z) = z, σ'(z) = 1."""
 
     name = "identity"
+    derivative_from_a = True
 
     def forward(self, z):
         return z
@@ -131,6 +137,7 @@ class Logistic(Activation):
     """σ(z) = 1 / (1 + e^{-z}), σ'(z) = a (1 - a)."""
 
     name = "logistic"
+    derivative_from_a = True
     init_factor = 2.0
 
     def forward(self, z):
@@ -152,6 +159,7 @@ class Tanh(Activation):
     """σ(z) = tanh z, σ'(z) = 1 - a²."""
 
     name = "tanh"
+    derivative_from_a = True
 
     def forward(self, z):
         return np.tanh(z)
@@ -164,16 +172,17 @@ class Tanh(Activation):
 
 
 class ReLU(Activation):
-    """σ(z) = max(z, 0), σ'(z) = [z > 0] (0 at the kink, as scikit-learn)."""
+    """σ(z) = max(z, 0), σ'(z) = [z > 0] = [a > 0] (0 at the kink, as scikit-learn)."""
 
     name = "relu"
+    derivative_from_a = True
     kinks = (0.0,)
 
     def forward(self, z):
         return np.maximum(z, 0)
 
     def derivative(self, z, a):
-        return (z > 0).astype(z.dtype)
+        return (a > 0).astype(a.dtype)  # a > 0 exactly where z > 0
 
     def forward_into(self, z, out):
         return np.maximum(z, 0, out=out)
@@ -181,7 +190,7 @@ class ReLU(Activation):
     def multiply_derivative(self, delta, z, a):
         # Multiplying by the 0/1 mask is branch-free; masked assignment
         # (delta[z <= 0] = 0) is several times slower on mixed signs.
-        return np.multiply(delta, z > 0, out=delta)
+        return np.multiply(delta, a > 0, out=delta)
 
 
 class LeakyReLU(Activation):
@@ -266,6 +275,7 @@ class Exp(Activation):
     """σ(z) = e^z, σ'(z) = a: the canonical link of the Poisson loss."""
 
     name = "exp"
+    derivative_from_a = True
 
     def forward(self, z):
         return np.exp(z)

@@ -682,6 +682,21 @@ def check_activation(activation, *, points=None, eps=1e-6, tol=1e-6, raise_on_fa
                 + _inherited_hint(sigma, "multiply_derivative", "derivative")
             )
 
+    # derivative_from_a lets the engine overwrite z with a: σ' must not read z.
+    if getattr(sigma, "derivative_from_a", False):
+        what = f"derivative of {label}"
+        from_a = _call(problems, what, lambda a_: sigma.derivative(a_.copy(), a_), [("a", a)])
+        error = _errors(from_a, d)
+        rows.append(CheckRow("derivative_from_a", "-", z.size, 0, float(error.max())))
+        bad = error > tol
+        if bad.any():
+            k, others = _worst(error, bad)
+            problems.append(
+                f"{what} reads z although derivative_from_a is True: at z={_g(z[k])} "
+                f"derivative(a, a) gives {_g(np.asarray(from_a)[k])}, derivative(z, a) "
+                f"gives {_g(d[k])}{others}"
+            )
+
     # Shapes and dtypes on a 2-D batch, as the engine calls them.
     n_calls = 0
     for dtype in (np.float64, np.float32):

@@ -32,7 +32,8 @@ __all__ = [
 class Loss:
     """Base class of a loss ℓ(y, a) with its gradient and output error δ^L.
 
-    Subclasses implement :meth:`per_sample` and :meth:`gradient`; canonical
+    Subclasses implement :meth:`per_sample` (or :meth:`pointwise`, the loss
+    of each output, which the built-ins use) and :meth:`gradient`; canonical
     pairs also override :meth:`delta`.
 
     Attributes
@@ -67,15 +68,32 @@ class Loss:
     #: Residuals a − y where ∂ℓ/∂a jumps (or bends); see gradient checks.
     kinks = ()
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # A subclass that redefines per_sample must not inherit a parent's
+        # pointwise, which __call__ would otherwise prefer.
+        if "per_sample" in vars(cls) and "pointwise" not in vars(cls):
+            cls.pointwise = Loss.pointwise
+
     def per_sample(self, y, a):
-        """Return ℓ(y_i, a_i) for every row i, summed over outputs: shape (n,)."""
+        """Return ℓ(y_i, a_i) for every row i, summed over outputs: shape (n,).
+
+        By default the row sums of :meth:`pointwise`; implement one of the two.
+        """
+        return self.pointwise(y, a).sum(axis=1)
+
+    def pointwise(self, y, a):
+        """Optional: the loss of every sample and output, shape (n, k); ℓ_i is a row sum."""
         raise NotImplementedError
 
     def __call__(self, y, a, sample_weight=None):
         """Return Σ_i s_i ℓ(y_i, a_i) / Σ_i s_i (the plain mean without weights)."""
+        if sample_weight is None and type(self).pointwise is not Loss.pointwise:
+            # One reduction over all entries: cheaper than n short row sums.
+            return self.pointwise(y, a).sum() / a.shape[0]
         per_sample = self.per_sample(y, a)
         if sample_weight is None:
-            return np.add.reduce(per_sample) / per_sample.shape[0]
+            return per_sample.sum() / per_sample.shape[0]
         return np.dot(sample_weight, per_sample) / sample_weight.sum()
 
     def gradient(self, y, a):
@@ -114,15 +132,9 @@ class SquaredError(Loss):
     name = "squared_error"
     canonical_link = Identity
 
-    def per_sample(self, y, a):
+    def pointwise(self, y, a):
         r = a - y
-        return 0.5 * np.einsum("ij,ij->i", r, r)
-
-    def __call__(self, y, a, sample_weight=None):
-        if sample_weight is not None:
-            return super().__call__(y, a, sample_weight)
-        r = (a - y).ravel()  # unweighted: one dot product, computed once per batch
-        return 0.5 * np.dot(r, r) / a.shape[0]
+        return 0.5 * (r * r)
 
     def gradient(self, y, a):
         return a - y
@@ -134,8 +146,8 @@ class AbsoluteError(Loss):
     name = "absolute_error"
     kinks = (0.0,)
 
-    def per_sample(self, y, a):
-        return np.abs(a - y).sum(axis=1)
+    def pointwise(self, y, a):
+        return np.abs(a - y)
 
     def gradient(self, y, a):
         return np.sign(a - y)
@@ -162,10 +174,10 @@ class HuberLoss(Loss):
     def kinks(self):
         return (-self.threshold, self.threshold)
 
-    def per_sample(self, y, a):
+    def pointwise(self, y, a):
         r = np.abs(a - y)
         t = self.threshold
-        return np.where(r <= t, 0.5 * r**2, t * (r - 0.5 * t)).sum(axis=1)
+        return np.where(r <= t, 0.5 * r**2, t * (r - 0.5 * t))
 
     def gradient(self, y, a):
         return np.clip(a - y, -self.threshold, self.threshold)
@@ -181,8 +193,8 @@ class PoissonLoss(Loss):
     default_out_activation = "exp"
     canonical_link = Exp
 
-    def per_sample(self, y, a):
-        return (xlogy(y, y / a) - y + a).sum(axis=1)
+    def pointwise(self, y, a):
+        return xlogy(y, y / a) - y + a
 
     def gradient(self, y, a):
         return 1 - y / a
@@ -212,9 +224,10 @@ class BinaryLogLoss(Loss):
     default_out_activation = "logistic"
     canonical_link = Logistic
 
-    def per_sample(self, y, a):
+    def pointwise(self, y, a):
+        # Clipped, log a and log(1 − a) are finite, so y log a needs no xlogy.
         a = _clip_probability(a)
-        return -(xlogy(y, a) + xlogy(1 - y, 1 - a)).sum(axis=1)
+        return -(y * np.log(a) + (1 - y) * np.log(1 - a))
 
     def gradient(self, y, a):
         a = _clip_probability(a)
@@ -238,8 +251,8 @@ class LogLoss(Loss):
     default_out_activation = "softmax"
     canonical_link = Softmax
 
-    def per_sample(self, y, a):
-        return -xlogy(y, _clip_probability(a)).sum(axis=1)
+    def pointwise(self, y, a):
+        return -(y * np.log(_clip_probability(a)))
 
     def gradient(self, y, a):
         return -y / _clip_probability(a)

@@ -478,3 +478,23 @@ def test_gradcheck_command_fails_on_a_wrong_builtin_derivative(capsys, monkeypat
     rows = [line.split() for line in out.splitlines() if line.endswith(("passed", "FAILED"))]
     # Exactly the configurations with tanh as hidden or output activation fail.
     assert rows and all((row[-1] == "FAILED") == ("tanh" in (row[0], row[2])) for row in rows)
+
+
+class ClaimsDerivativeFromA(Activation):
+    """softplus whose derivative reads z, wrongly flagged derivative_from_a."""
+
+    name = "claims_from_a"
+    derivative_from_a = True
+
+    def forward(self, z):
+        return np.logaddexp(0, z)
+
+    def derivative(self, z, a):
+        return 1 / (1 + np.exp(-z))
+
+
+def test_check_activation_catches_a_false_derivative_from_a_claim():
+    with pytest.raises(GradientCheckError, match="reads z although derivative_from_a"):
+        check_activation(ClaimsDerivativeFromA())
+    result = check_activation(ClaimsDerivativeFromA(), raise_on_failure=False)
+    assert not result.passed

@@ -14,7 +14,7 @@ import pytest
 from scipy.special import erf
 
 from skfnn import _engine
-from skfnn.activations import ACTIVATIONS, Activation, get_activation
+from skfnn.activations import ACTIVATIONS, Activation, Tanh, get_activation
 from skfnn.losses import (
     AbsoluteError,
     BinaryLogLoss,
@@ -477,3 +477,30 @@ def test_multiply_derivative_matches_derivative(name):
     delta = np.random.RandomState(6).normal(size=z.shape)
     result = sigma.multiply_derivative(delta.copy(), z, a)
     np.testing.assert_allclose(result, delta * sigma.derivative(z, a), rtol=1e-14, atol=0)
+
+
+class _HalvedSquaredError(SquaredError):
+    """Overrides per_sample only: the inherited pointwise must not be used."""
+
+    def per_sample(self, y, a):
+        return 0.25 * ((a - y) ** 2).sum(axis=1)
+
+
+class _HalvedActivationTanh(Tanh):
+    """Overrides derivative only: inherited fast paths must not be used."""
+
+    def derivative(self, z, a):
+        return 0.5 * (1 - a**2)
+
+
+def test_loss_subclass_overriding_per_sample_is_what_call_uses():
+    rng = np.random.RandomState(0)
+    y, a = rng.randn(6, 2), rng.randn(6, 2)
+    assert _HalvedSquaredError()(y, a) == pytest.approx(0.25 * ((a - y) ** 2).sum() / 6)
+    assert SquaredError()(y, a) == pytest.approx(0.5 * ((a - y) ** 2).sum() / 6)
+
+
+def test_activation_subclass_overriding_derivative_drops_inherited_fast_paths():
+    assert _HalvedActivationTanh.multiply_derivative is None
+    assert _HalvedActivationTanh.derivative_from_a is False
+    assert Tanh.derivative_from_a is True
