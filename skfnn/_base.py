@@ -160,7 +160,7 @@ class BaseFNN(BaseEstimator):
 
         Initialises the weights on a fresh fit; otherwise checks that the
         architecture is unchanged. Returns ``(X, Y, sample_weight, theta, loss,
-        random_state)`` with Y 2-D in θ's dtype.
+        random_state)`` with Y 2-D (bool for a classifier: cast to θ's dtype where used).
         """
         hidden_sizes = self._hidden_sizes()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
@@ -178,7 +178,7 @@ class BaseFNN(BaseEstimator):
         else:
             self._check_architecture(layer_units, hidden + [out])
         theta = self._theta_from_coefs()
-        return X, Y.astype(theta.dtype, copy=False), sample_weight, theta, loss, random_state
+        return X, Y, sample_weight, theta, loss, random_state
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
         X, Y, sample_weight, theta, loss, random_state = self._prepare(
@@ -336,7 +336,8 @@ class BaseFNN(BaseEstimator):
                                                         theta, grad, sigmas)
             idx = sample_idx[batch] if self.shuffle else batch
             sw = None if sample_weight is None else sample_weight[idx]
-            J, _ = _engine.loss_and_gradient(theta, X[idx], Y[idx], self._layout, sigmas,
+            Y_batch = Y[idx].astype(theta.dtype, copy=False)
+            J, _ = _engine.loss_and_gradient(theta, X[idx], Y_batch, self._layout, sigmas,
                                              loss, self.alpha, sw, grad, workspaces[n_batch])
             accumulated_loss += J * n_batch
             self._optimizer.step(theta, grad)
@@ -432,6 +433,7 @@ class BaseFNN(BaseEstimator):
         grad = np.empty_like(theta)
         workspace = _engine.Workspace(self._layout, X.shape[0], theta.dtype, theta, grad,
                                       sigmas)
+        Y = Y.astype(theta.dtype, copy=False)
 
         def fun(x):
             theta[...] = x

@@ -107,7 +107,8 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
                     f"`y` has classes not in `self.classes_`. `self.classes_` has "
                     f"{self.classes_}. 'y' has {classes}."
                 )
-        return X, self._label_binarizer.transform(y).astype(X.dtype, copy=False)
+        # One byte per label, as scikit-learn; minibatches are cast as they are drawn.
+        return X, self._label_binarizer.transform(y).astype(bool)
 
     def _multiclass(self):
         return self._label_binarizer.y_type_ == "multiclass"

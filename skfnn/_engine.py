@@ -25,9 +25,11 @@ operations and L-BFGS sees the same vector.
 import numpy as np
 
 __all__ = [
+    "BLOCK",
     "Layout",
     "Workspace",
     "backward",
+    "blocks",
     "forward",
     "init_params",
     "logits",
@@ -36,6 +38,23 @@ __all__ = [
     "objective_at",
     "predict",
 ]
+
+
+#: Elements of a parameter-sized vector processed at a time by a chain of
+#: elementwise operations (optimizer steps, the α W term): done block by block,
+#: the intermediates stay in cache instead of streaming the whole of θ through
+#: memory once per operation, and scratch space is one block, not one θ.
+BLOCK = 2**15
+
+
+def blocks(*vectors):
+    """Yield aligned slices of at most :data:`BLOCK` elements of equal-length vectors."""
+    n = vectors[0].size
+    if n <= BLOCK:
+        yield vectors
+        return
+    for start in range(0, n, BLOCK):
+        yield tuple(v[start : start + BLOCK] for v in vectors)
 
 
 class Layout:
@@ -99,7 +118,7 @@ class Workspace:
         self.As = [None] + [Z if same else np.empty(Z.shape, dtype)
                             for Z, same in zip(self.Zs[1:], in_place)]
         self.Deltas = [None] + [np.empty(shape, dtype) for shape in shapes[:-1]]
-        self.penalty = np.empty(layout.coefs.stop, dtype)  # α W, for ∇J
+        self.penalty = np.empty(min(layout.coefs.stop, BLOCK), dtype)  # α W, for ∇J
         self.theta, self.grad = theta, grad
         if theta is not None:
             self.views = (*layout.unpack(theta), *layout.unpack(grad))
@@ -264,7 +283,8 @@ def loss_and_gradient(theta, X, Y, layout, sigmas, loss, alpha, sample_weight=No
     backward(Y, Ws, Zs, As, sigmas, loss, sample_weight, gWs, gbs, workspace)
     # ∂J/∂W^l = ((A^{l-1})ᵀ Δ^l + α W^l) / Σ s and ∂J/∂b^l = Σ_rows Δ^l / Σ s:
     if alpha:
-        gW_flat += np.multiply(W_flat, alpha, out=workspace.penalty)
+        for gW, W in blocks(gW_flat, W_flat):
+            gW += np.multiply(W, alpha, out=workspace.penalty[: W.size])
     grad /= sw_sum
     return J, grad
 

@@ -8,23 +8,10 @@ operations rather than a Python loop over layers.
 
 import numpy as np
 
+from ._engine import BLOCK
+from ._engine import blocks as _blocks
+
 __all__ = ["SGD", "Adam"]
-
-#: Elements of θ updated at a time. A step is a chain of elementwise operations;
-#: done block by block, the block's intermediates stay in cache instead of
-#: streaming the whole of θ through memory once per operation.
-BLOCK = 2**15
-
-
-def _blocks(*vectors):
-    """Yield aligned slices of at most :data:`BLOCK` elements of equal-length vectors."""
-    n = vectors[0].size
-    if n <= BLOCK:
-        yield vectors
-        return
-    for start in range(0, n, BLOCK):
-        yield tuple(v[start : start + BLOCK] for v in vectors)
-
 
 def _scratch(size, dtype, count):
     """``count`` scratch vectors of one block's length."""
