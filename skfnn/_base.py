@@ -276,6 +276,22 @@ class BaseFNN(BaseEstimator):
         self._set_coefs(theta)
         return theta
 
+    def __getstate__(self):
+        # θ is a cache of coefs_ / intercepts_, which are pickled anyway.
+        state = dict(super().__getstate__())  # a copy: object's is the live __dict__
+        state.pop("_theta", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "_layout" in state:
+            params = [*self.coefs_, *self.intercepts_]
+            theta = np.zeros(self._layout.size, dtype=np.result_type(*params))
+            try:
+                self._set_coefs(self._layout.pack(self.coefs_, self.intercepts_, out=theta))
+            except ValueError:  # coefs_ re-shaped before pickling: _check_coefs reports it
+                self._theta = theta
+
     def _check_coefs(self):
         """Raise ValueError unless coefs_ / intercepts_ fit the architecture; return θ's views."""
         Ws, bs = self._layout.unpack(self._theta)

@@ -44,7 +44,7 @@ __all__ = [
 #: elementwise operations (optimizer steps, the α W term): done block by block,
 #: the intermediates stay in cache instead of streaming the whole of θ through
 #: memory once per operation, and scratch space is one block, not one θ.
-BLOCK = 2**15
+BLOCK = 2**14
 
 
 def blocks(*vectors):

@@ -13,9 +13,6 @@ from ._engine import blocks as _blocks
 
 __all__ = ["SGD", "Adam"]
 
-def _scratch(size, dtype, count):
-    """``count`` scratch vectors of one block's length."""
-    return [np.empty(min(size, BLOCK), dtype=dtype) for _ in range(count)]
 
 
 class _Optimizer:
@@ -24,6 +21,23 @@ class _Optimizer:
     def __init__(self, learning_rate_init):
         self.learning_rate_init = learning_rate_init
         self.learning_rate = float(learning_rate_init)
+
+    def _scratch(self, theta):
+        """Two block-sized scratch vectors, so that a step allocates nothing.
+
+        Made on first use and left out of pickles (see ``__getstate__``).
+        """
+        scratch = self.__dict__.get("_scratch_vectors")
+        if scratch is None or scratch[0].dtype != theta.dtype:
+            size = min(theta.size, BLOCK)
+            scratch = self._scratch_vectors = (np.empty(size, theta.dtype),
+                                               np.empty(size, theta.dtype))
+        return scratch
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_scratch_vectors", None)
+        return state
 
     def iteration_ends(self, time_step):
         """Called after each epoch with ``t_``, the number of samples seen."""
@@ -66,13 +80,12 @@ class SGD(_Optimizer):
         self.nesterov = nesterov
         self.power_t = power_t
         self.velocity = np.zeros(size, dtype=dtype)
-        self._scratch = _scratch(size, dtype, 2)  # so that a step allocates nothing
 
     def step(self, theta, grad):
         """Update θ in place given ∇J."""
         lr, mu = float(self.learning_rate), self.momentum
         for th, g, v in _blocks(theta, grad, self.velocity):
-            step, tmp = (s[: th.size] for s in self._scratch)
+            step, tmp = (s[: th.size] for s in self._scratch(theta))
             np.multiply(g, lr, out=step)  # η ∇J
             v *= mu
             v -= step  # v ← μ v − η ∇J
@@ -124,7 +137,6 @@ class Adam(_Optimizer):
         self.t = 0
         self.m = np.zeros(size, dtype=dtype)
         self.v = np.zeros(size, dtype=dtype)
-        self._scratch = _scratch(size, dtype, 2)
 
     def step(self, theta, grad):
         """Update θ in place given ∇J."""
@@ -134,7 +146,7 @@ class Adam(_Optimizer):
         )
         b1, b2, eps, lr = self.beta_1, self.beta_2, self.epsilon, self.learning_rate
         for th, g, m, v in _blocks(theta, grad, self.m, self.v):
-            a, b = (s[: th.size] for s in self._scratch)
+            a, b = (s[: th.size] for s in self._scratch(theta))
             m *= b1
             m += np.multiply(g, 1 - b1, out=a)  # m ← β₁ m + (1 − β₁) g
             v *= b2

@@ -909,3 +909,19 @@ def test_keyboard_interrupt_keeps_the_partly_trained_model(monkeypatch):
         ref.fit(X, y)
     for ours, theirs in zip(est.coefs_ + est.intercepts_, ref.coefs_ + ref.intercepts_):
         assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_pickle_carries_the_weights_once_and_reloads_them_as_the_model():
+    X, y = make_regression(n_samples=80, n_features=5, random_state=0)
+    est = FNNRegressor((7,), max_iter=3, random_state=0).fit(X, y)
+    state = est.__getstate__()
+    assert "_theta" not in state and "_theta" in est.__dict__  # the live object keeps it
+    loaded = pickle.loads(pickle.dumps(est))
+    # Reloaded coefs_ are again the model's views, so training updates them in place.
+    assert all(W.base is loaded._theta for W in loaded.coefs_ + loaded.intercepts_)
+    assert_array_equal(loaded.predict(X), est.predict(X))
+    # A re-shaped coefs_ pickled as it is still gets the architecture error on use.
+    broken = copy.deepcopy(est)
+    broken.coefs_[0] = broken.coefs_[0][:, :3]
+    with pytest.raises(ValueError, match="no longer match the fitted architecture"):
+        pickle.loads(pickle.dumps(broken)).predict(X)
