@@ -57,38 +57,15 @@ class BaseFNN(BaseEstimator):
         "out_activation": [str, HasMethods(["forward", "derivative"])],
     }
 
-    # The subclasses' __init__ only forward their arguments here, so this is the
-    # one place that assigns them (scikit-learn allows nothing else in __init__).
-    def __init__(self, hidden_layer_sizes, activation, *, solver, alpha, batch_size,
-                 learning_rate, learning_rate_init, power_t, max_iter, shuffle,
-                 random_state, tol, verbose, warm_start, momentum, nesterovs_momentum,
-                 early_stopping, validation_fraction, beta_1, beta_2, epsilon,
-                 n_iter_no_change, max_fun, loss, out_activation):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.loss = loss
-        self.out_activation = out_activation
+    def _store_params(self, arguments):
+        """Store the constructor's arguments unchanged: all a subclass's __init__ does.
+
+        scikit-learn allows nothing but this in ``__init__``; the subclasses
+        spell out their signatures (which ``get_params`` reads) and call this
+        with ``locals()``, so the assignments are written once.
+        """
+        for name in self._get_param_names():
+            setattr(self, name, arguments[name])
 
     # ------------------------------------------------------------------
     # Architecture: layer sizes, activations, loss

@@ -15,6 +15,8 @@ import math
 import numpy as np
 from scipy.special import erf, expit
 
+from ._params import Parametrised
+
 __all__ = [
     "ACTIVATIONS",
     "ELU",
@@ -33,7 +35,7 @@ __all__ = [
 ]
 
 
-class Activation:
+class Activation(Parametrised):
     """Base class of an elementwise activation function σ.
 
     Subclasses implement :meth:`forward` and :meth:`derivative`. They must be
@@ -102,16 +104,6 @@ class Activation:
     def derivative(self, z, a):
         """Return σ'(z), an array of z's shape, given z and a = σ(z)."""
         raise NotImplementedError
-
-    def __repr__(self):
-        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
-        return f"{type(self).__name__}({params})"
-
-    def __eq__(self, other):
-        return type(self) is type(other) and vars(self) == vars(other)
-
-    def __hash__(self):
-        return hash((type(self), tuple(sorted(vars(self).items()))))
 
 
 class Identity(Activation):

@@ -14,6 +14,7 @@ numerically stable shortcut δ^L = a − y.
 import numpy as np
 from scipy.special import xlogy
 
+from ._params import Parametrised
 from .activations import Exp, Identity, Logistic, Softmax
 
 __all__ = [
@@ -29,7 +30,7 @@ __all__ = [
 ]
 
 
-class Loss:
+class Loss(Parametrised):
     """Base class of a loss ℓ(y, a) with its gradient and output error δ^L.
 
     Subclasses implement :meth:`per_sample` (or :meth:`pointwise`, the loss
@@ -114,16 +115,6 @@ class Loss:
 
     def check_target(self, y):
         """Raise ValueError if the target y lies outside the loss's domain."""
-
-    def __repr__(self):
-        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
-        return f"{type(self).__name__}({params})"
-
-    def __eq__(self, other):
-        return type(self) is type(other) and vars(self) == vars(other)
-
-    def __hash__(self):
-        return hash((type(self), tuple(sorted(vars(self).items()))))
 
 
 class SquaredError(Loss):

@@ -9,7 +9,6 @@ estimator run through another code path (dense vs sparse, n_jobs=1 vs 2, ...).
 import copy
 import io
 import pickle
-import warnings
 
 import joblib
 import numpy as np
@@ -19,7 +18,6 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import expit, softmax
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -574,7 +572,7 @@ def test_lbfgs_has_no_partial_fit(Estimator):
     est = Estimator(solver="lbfgs")
     assert not hasattr(est, "partial_fit")
     with pytest.raises(AttributeError, match="partial_fit") as excinfo:
-        est.partial_fit
+        getattr(est, "partial_fit")
     # available_if chains the reason (scikit-learn's own MLPRegressor gets this
     # wrong: its check is never called, so lbfgs "has" partial_fit there).
     assert "lbfgs is not stochastic" in str(excinfo.value.__cause__)

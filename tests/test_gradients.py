@@ -452,7 +452,8 @@ def test_gradient_with_a_reused_workspace_equals_finite_differences(pairing, hid
 
 
 @pytest.mark.parametrize(
-    "name", sorted(n for n, cls in ACTIVATIONS.items() if getattr(cls, "forward_into", None) is not None))
+    "name",
+    sorted(n for n, cls in ACTIVATIONS.items() if getattr(cls, "forward_into", None) is not None))
 def test_forward_into_matches_forward(name):
     """The optional ``forward_into(z, out)`` returns σ(z), also when out is z."""
     sigma = get_activation(name)
@@ -468,7 +469,9 @@ def test_forward_into_matches_forward(name):
 
 
 @pytest.mark.parametrize(
-    "name", sorted(n for n, cls in ACTIVATIONS.items() if getattr(cls, "multiply_derivative", None) is not None))
+    "name",
+    sorted(n for n, cls in ACTIVATIONS.items()
+           if getattr(cls, "multiply_derivative", None) is not None))
 def test_multiply_derivative_matches_derivative(name):
     """The optional in-place ``multiply_derivative`` is Δ ⊙ σ'(z)."""
     sigma = get_activation(name)
