@@ -301,7 +301,8 @@ class BaseFNN(BaseEstimator):
         n_samples = X_train.shape[0]
         batch_size = self._batch_size(n_samples)
         grad = np.empty_like(theta)
-        workspaces = {}  # one per batch size: the full batches and the last one
+        workspace = _engine.Workspace(self._layout, batch_size, theta.dtype, theta, grad,
+                                      sigmas)
         sample_idx = np.arange(n_samples)
         self.n_iter_ = 0
         try:
@@ -309,7 +310,7 @@ class BaseFNN(BaseEstimator):
                 if self.shuffle:
                     sample_idx = shuffle(sample_idx, random_state=random_state)
                 epoch_loss = self._epoch(X_train, Y_train, sw_train, sample_idx, batch_size,
-                                         theta, grad, workspaces, sigmas, loss)
+                                         theta, grad, workspace, sigmas, loss)
                 if self._end_epoch(epoch_loss, n_samples, validation, incremental):
                     break
         except KeyboardInterrupt:
@@ -317,23 +318,21 @@ class BaseFNN(BaseEstimator):
         if self.early_stopping:
             theta[...] = self._best_theta
 
-    def _epoch(self, X, Y, sample_weight, sample_idx, batch_size, theta, grad, workspaces,
+    def _epoch(self, X, Y, sample_weight, sample_idx, batch_size, theta, grad, workspace,
                sigmas, loss):
         """One pass of minibatch steps over the samples; return the mean batch loss."""
         n_samples = X.shape[0]
         accumulated_loss = 0.0
         for batch in gen_batches(n_samples, batch_size):
             n_batch = batch.stop - batch.start
-            if n_batch not in workspaces:
-                workspaces[n_batch] = _engine.Workspace(self._layout, n_batch, theta.dtype,
-                                                        theta, grad, sigmas)
             idx = sample_idx[batch] if self.shuffle else batch
             sw = None if sample_weight is None else sample_weight[idx]
             Y_batch = Y[idx].astype(theta.dtype, copy=False)
             J, _ = _engine.loss_and_gradient(theta, X[idx], Y_batch, self._layout, sigmas,
-                                             loss, self.alpha, sw, grad, workspaces[n_batch])
+                                             loss, self.alpha, sw, grad,
+                                             workspace.rows(n_batch))
             accumulated_loss += J * n_batch
-            self._optimizer.step(theta, grad)
+            self._optimizer.step(theta, grad, workspace.scratch)
         return accumulated_loss / n_samples
 
     def _end_epoch(self, epoch_loss, n_samples, validation, incremental):

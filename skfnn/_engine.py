@@ -22,6 +22,8 @@ views into θ and into the gradient vector, so an optimizer step is a few vector
 operations and L-BFGS sees the same vector.
 """
 
+import copy
+
 import numpy as np
 
 __all__ = [
@@ -101,14 +103,16 @@ class Layout:
 class Workspace:
     """Scratch arrays Z^l, A^l and Δ^l for one batch size, reused from batch to batch.
 
-    Owned by the caller (the training loop keeps one per batch size); the
-    engine only writes into it. Reusing them spares an allocation, and the
-    page faults that come with large ones, for every array of every batch.
-    Given the θ and gradient vectors of a training run, it also keeps their
-    per-layer views, so that they are not rebuilt for every batch.
+    Owned by the caller (the training loop keeps one for its batch size, and
+    takes :meth:`rows` of it for a smaller last batch); the engine only writes
+    into it. Reusing them spares an allocation, and the page faults that come
+    with large ones, for every array of every batch. Given the θ and gradient
+    vectors of a training run, it also keeps their per-layer views, so that
+    they are not rebuilt for every batch.
     """
 
     def __init__(self, layout, n_samples, dtype, theta=None, grad=None, sigmas=None):
+        self.n_samples = n_samples
         shapes = [(n_samples, n) for n in layout.layer_units[1:]]
         L = len(shapes)
         self.Zs = [None] + [np.empty(shape, dtype) for shape in shapes]
@@ -118,10 +122,21 @@ class Workspace:
         self.As = [None] + [Z if same else np.empty(Z.shape, dtype)
                             for Z, same in zip(self.Zs[1:], in_place)]
         self.Deltas = [None] + [np.empty(shape, dtype) for shape in shapes[:-1]]
-        self.penalty = np.empty(min(layout.coefs.stop, BLOCK), dtype)  # α W, for ∇J
+        # One block for the α W term and the optimizer's step.
+        self.scratch = np.empty(min(layout.size, BLOCK), dtype)
         self.theta, self.grad = theta, grad
         if theta is not None:
             self.views = (*layout.unpack(theta), *layout.unpack(grad))
+
+    def rows(self, n):
+        """This workspace for a batch of n ≤ ``n_samples`` rows (views of its arrays)."""
+        if n == self.n_samples:
+            return self
+        part = copy.copy(self)
+        part.n_samples = n
+        part.Zs, part.As, part.Deltas = ([None] + [M[:n] for M in arrays[1:]]
+                                         for arrays in (self.Zs, self.As, self.Deltas))
+        return part
 
     def views_of(self, theta, grad, layout):
         """(Ws, bs, gWs, gbs): the cached views if bound to these vectors, else fresh."""
@@ -284,7 +299,7 @@ def loss_and_gradient(theta, X, Y, layout, sigmas, loss, alpha, sample_weight=No
     # ∂J/∂W^l = ((A^{l-1})ᵀ Δ^l + α W^l) / Σ s and ∂J/∂b^l = Σ_rows Δ^l / Σ s:
     if alpha:
         for gW, W in blocks(gW_flat, W_flat):
-            gW += np.multiply(W, alpha, out=workspace.penalty[: W.size])
+            gW += np.multiply(W, alpha, out=workspace.scratch[: W.size])
     grad /= sw_sum
     return J, grad
 

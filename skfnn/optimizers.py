@@ -22,23 +22,6 @@ class _Optimizer:
         self.learning_rate_init = learning_rate_init
         self.learning_rate = float(learning_rate_init)
 
-    def _scratch(self, theta):
-        """Two block-sized scratch vectors, so that a step allocates nothing.
-
-        Made on first use and left out of pickles (see ``__getstate__``).
-        """
-        scratch = self.__dict__.get("_scratch_vectors")
-        if scratch is None or scratch[0].dtype != theta.dtype:
-            size = min(theta.size, BLOCK)
-            scratch = self._scratch_vectors = (np.empty(size, theta.dtype),
-                                               np.empty(size, theta.dtype))
-        return scratch
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_scratch_vectors", None)
-        return state
-
     def iteration_ends(self, time_step):
         """Called after each epoch with ``t_``, the number of samples seen."""
 
@@ -81,16 +64,15 @@ class SGD(_Optimizer):
         self.power_t = power_t
         self.velocity = np.zeros(size, dtype=dtype)
 
-    def step(self, theta, grad):
-        """Update θ in place given ∇J."""
+    def step(self, theta, grad, scratch):
+        """Update θ in place given ∇J, which it overwrites (``scratch``: one block)."""
         lr, mu = float(self.learning_rate), self.momentum
         for th, g, v in _blocks(theta, grad, self.velocity):
-            step, tmp = (s[: th.size] for s in self._scratch(theta))
-            np.multiply(g, lr, out=step)  # η ∇J
+            step = np.multiply(g, lr, out=g)  # η ∇J
             v *= mu
             v -= step  # v ← μ v − η ∇J
             if self.nesterov:
-                np.subtract(np.multiply(v, mu, out=tmp), step, out=step)
+                np.subtract(np.multiply(v, mu, out=scratch[: th.size]), step, out=step)
                 th += step  # θ ← θ + μ v − η ∇J
             else:
                 th += v  # θ ← θ + v
@@ -138,21 +120,21 @@ class Adam(_Optimizer):
         self.m = np.zeros(size, dtype=dtype)
         self.v = np.zeros(size, dtype=dtype)
 
-    def step(self, theta, grad):
-        """Update θ in place given ∇J."""
+    def step(self, theta, grad, scratch):
+        """Update θ in place given ∇J, which it overwrites (``scratch``: one block)."""
         self.t += 1
         self.learning_rate = float(
             self.learning_rate_init * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
         )
         b1, b2, eps, lr = self.beta_1, self.beta_2, self.epsilon, self.learning_rate
         for th, g, m, v in _blocks(theta, grad, self.m, self.v):
-            a, b = (s[: th.size] for s in self._scratch(theta))
+            a = scratch[: th.size]
             m *= b1
             m += np.multiply(g, 1 - b1, out=a)  # m ← β₁ m + (1 − β₁) g
             v *= b2
             v += np.multiply(np.square(g, out=a), 1 - b2, out=a)  # v ← β₂ v + (1 − β₂) g²
             np.sqrt(v, out=a)
             a += eps
-            np.multiply(m, -lr, out=b)
-            b /= a
-            th += b  # θ ← θ − η_t m / (√v + ε)
+            update = np.multiply(m, -lr, out=g)  # g is spent: its block holds the update
+            update /= a
+            th += update  # θ ← θ − η_t m / (√v + ε)

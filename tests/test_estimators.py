@@ -876,11 +876,11 @@ def test_keyboard_interrupt_keeps_the_partly_trained_model(monkeypatch):
     calls = []
     original = optimizers.Adam.step
 
-    def interrupted_step(self, theta, grad):
+    def interrupted_step(self, theta, grad, scratch):
         calls.append(1)
         if len(calls) == 5:
             raise KeyboardInterrupt
-        original(self, theta, grad)
+        original(self, theta, grad, scratch)
 
     monkeypatch.setattr(optimizers.Adam, "step", interrupted_step)
     est = FNNRegressor((5,), batch_size=10, max_iter=50, random_state=0)
