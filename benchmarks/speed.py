@@ -61,10 +61,11 @@ class Workload:
         return X, y
 
     def estimators(self):
+        """(skfnn's estimator, scikit-learn's), with identical parameters."""
         common = dict(tol=0.0, n_iter_no_change=10**9, random_state=0, **self.params)
         if self.classifier:
-            return MLPClassifier(**common), FNNClassifier(**common)
-        return MLPRegressor(**common), FNNRegressor(**common)
+            return FNNClassifier(**common), MLPClassifier(**common)
+        return FNNRegressor(**common), MLPRegressor(**common)
 
 
 WORKLOADS = [
@@ -161,26 +162,27 @@ def run(workloads, dtypes, repeats, memory):
     for w in workloads:
         for dtype in dtypes:
             X, y = w.data(dtype, rng)
-            times = {"sklearn": [], "skfnn": []}
+            times = {name: [] for name in RUNS}
             for r in range(repeats):
-                order = [0, 1] if r % 2 == 0 else [1, 0]  # alternate who goes first
-                for i in order:
-                    est = w.estimators()[i]
-                    t, est = timed_fit(est, X, y)
-                    if w.predict_rows:
-                        Xp = rng.standard_normal((w.predict_rows, w.n_features)).astype(dtype)
-                        t = timed_predict(est, Xp)
-                    times[["sklearn", "skfnn"][i]].append(t)
-            sk, fnn = statistics.median(times["sklearn"]), statistics.median(times["skfnn"])
-            fitted = w.estimators()[1].fit(X, y)
+                # Alternate the order, so that no library always runs on a warmer machine.
+                for name in (RUNS if r % 2 == 0 else RUNS[::-1]):
+                    est = w.estimators()[name.startswith("sklearn")]
+                    with threadpool_limits(1 if name.endswith("-1t") else None, "blas"):
+                        t, est = timed_fit(est, X, y)
+                        if w.predict_rows:
+                            Xp = rng.standard_normal((w.predict_rows, w.n_features)).astype(dtype)
+                            t = timed_predict(est, Xp)
+                    times[name].append(t)
+            sk, sk1, fnn, fnn1 = (statistics.median(times[name]) for name in RUNS)
+            fitted = w.estimators()[0].fit(X, y)
             floor = None
             if not w.predict_rows:
                 n_epochs = fitted.n_iter_ if w.params["solver"] != "lbfgs" else None
                 if n_epochs is None:  # lbfgs: one product set per function evaluation
                     n_epochs = max(fitted.n_iter_, 1)
                 floor = best_gemm_floor(w, dtype, rng, n_epochs)
-            rows.append((w.name, np.dtype(dtype).name, sk, fnn, sk / fnn,
-                         None if floor is None else fnn / floor))
+            rows.append((w.name, np.dtype(dtype).name, sk, sk1, fnn, sk / fnn, sk1 / fnn,
+                         fnn / fnn1, None if floor is None else fnn / floor))
             print(_format_row(rows[-1]), flush=True)
             if memory:
                 mem_rows.append(_memory_row(w, dtype, X, y, rng))
@@ -188,20 +190,24 @@ def run(workloads, dtypes, repeats, memory):
 
 
 def _memory_row(w, dtype, X, y, rng):
-    sk_est, fnn_est = w.estimators()
+    fnn_est, sk_est = w.estimators()
     fit = [peak_memory(lambda e=e: e.fit(X, y)) for e in (sk_est, fnn_est)]
     Xp = rng.standard_normal((w.predict_rows or 100_000, w.n_features)).astype(dtype)
     pred = [peak_memory(lambda e=e: e.predict(Xp)) for e in (sk_est, fnn_est)]
     return (w.name, np.dtype(dtype).name, *fit, *pred, Xp.shape[0])
 
 
-HEADER = f"{'workload':<11} {'dtype':<8} {'sklearn s':>10} {'skfnn s':>9} {'ratio':>7} {'x floor':>8}"
+# "-1t": the same library limited to one BLAS thread (threadpoolctl) for the whole fit.
+RUNS = ("sklearn", "sklearn-1t", "skfnn", "skfnn-1t")
+HEADER = (f"{'workload':<11} {'dtype':<8} {'sklearn s':>10} {'sk 1t s':>8} {'skfnn s':>8} "
+          f"{'ratio':>6} {'ratio 1t':>8} {'vs own 1t':>9} {'x floor':>8}")
 
 
 def _format_row(row):
-    name, dtype, sk, fnn, ratio, floor = row
+    name, dtype, sk, sk1, fnn, ratio, ratio1, own1, floor = row
     floor_s = "-" if floor is None else f"{floor:.2f}"
-    return f"{name:<11} {dtype:<8} {sk:>10.3f} {fnn:>9.3f} {ratio:>7.2f} {floor_s:>8}"
+    return (f"{name:<11} {dtype:<8} {sk:>10.3f} {sk1:>8.3f} {fnn:>8.3f} {ratio:>6.2f} "
+            f"{ratio1:>8.2f} {own1:>9.2f} {floor_s:>8}")
 
 
 def main(argv=None):
@@ -218,8 +224,10 @@ def main(argv=None):
     print(f"python {platform.python_version()}, numpy {np.__version__}, scipy "
           f"{scipy.__version__}, scikit-learn {sklearn.__version__}, skfnn {skfnn.__version__}")
     print(f"{platform.machine()}, BLAS: {blas}")
-    print(f"median of {args.repeats} alternating runs; ratio = sklearn / skfnn; "
-          "x floor = skfnn / numpy GEMM time of the same products\n")
+    print(f"median of {args.repeats} alternating runs. ratio = sklearn / skfnn, both as "
+          "installed; ratio 1t = sklearn on one BLAS thread / skfnn; vs own 1t = skfnn / "
+          "skfnn on one BLAS thread (above 1: threads cost skfnn time); x floor = skfnn / "
+          "numpy GEMM time of the same products\n")
     print(HEADER)
     print("-" * len(HEADER))
     workloads = [w for w in WORKLOADS if w.name in args.workloads]

@@ -923,3 +923,24 @@ def test_pickle_carries_the_weights_once_and_reloads_them_as_the_model():
     broken.coefs_[0] = broken.coefs_[0][:, :3]
     with pytest.raises(ValueError, match="no longer match the fitted architecture"):
         pickle.loads(pickle.dumps(broken)).predict(X)
+
+
+def _blas_threads_during_scoring(estimator, X, y):
+    """A scorer that reports how many BLAS threads the worker would use."""
+    from threadpoolctl import threadpool_info
+
+    return max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+
+
+def test_grid_search_workers_do_not_oversubscribe_blas_threads():
+    """GridSearchCV(n_jobs=2): each worker's BLAS pools hold cores // n_jobs threads."""
+    import os
+
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = make_classification(n_samples=60, n_features=4, random_state=0)
+    search = GridSearchCV(FNNClassifier((4,), max_iter=5, random_state=0),
+                          {"alpha": [1e-4, 1e-2]}, cv=2, n_jobs=2,
+                          scoring=_blas_threads_during_scoring).fit(X, y)
+    per_worker = max(1, (os.cpu_count() or 1) // 2)
+    assert search.cv_results_["mean_test_score"].max() <= per_worker
