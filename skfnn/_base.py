@@ -15,7 +15,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, gen_batches, shuffle
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from . import _engine
 from .activations import Activation, Softmax, get_activation
@@ -24,6 +29,8 @@ from ._threads import blas_threads_for
 from .optimizers import SGD, Adam
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
+# Sparse X is accepted; float32 stays float32, anything else becomes float64.
+_X_RULES = dict(accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32))
 
 
 class BaseFNN(BaseEstimator):
@@ -499,8 +506,14 @@ class BaseFNN(BaseEstimator):
     def _check_X(self, X):
         check_is_fitted(self)
         self._check_coefs()
-        return validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
-                             dtype=(np.float64, np.float32))
+        return validate_data(self, X, reset=False, **_X_RULES)
+
+    def _check_Xy(self, X, y, reset, **rules):
+        """Validate training data; y with one column becomes 1-D (with a warning)."""
+        X, y = validate_data(self, X, y, multi_output=True, reset=reset, **_X_RULES, **rules)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
 
     def _forward_logits(self, X):
         """Z^L for X (validated)."""

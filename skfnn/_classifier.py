@@ -12,7 +12,6 @@ from sklearn.utils.multiclass import (
     type_of_target,
     unique_labels,
 )
-from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._base import BaseFNN
 from ._regressor import _DOC_ATTRIBUTES, _DOC_PARAMETERS
@@ -75,10 +74,7 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
     # Targets
     # ------------------------------------------------------------------
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-                             dtype=(np.float64, np.float32), reset=reset)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
+        X, y = self._check_Xy(X, y, reset)
         check_classification_targets(y)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer().fit(y)

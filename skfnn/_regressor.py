@@ -1,10 +1,8 @@
 """FNNRegressor: a feed-forward network for regression."""
 
-import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._base import BaseFNN
 from .activations import Softmax
@@ -145,11 +143,7 @@ class FNNRegressor(RegressorMixin, BaseFNN):
         self._store_params(locals())
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-                             y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        return X, y
+        return self._check_Xy(X, y, reset, y_numeric=True)
 
     def _check_output(self, loss, out):
         if isinstance(out, Softmax):

@@ -15,7 +15,7 @@ import math
 import numpy as np
 from scipy.special import erf, expit
 
-from ._params import Parametrised
+from ._params import Parametrised, lookup
 
 __all__ = [
     "ACTIVATIONS",
@@ -355,21 +355,5 @@ def get_activation(spec, param="activation"):
     >>> get_activation("tanh")
     Tanh()
     """
-    if isinstance(spec, str):
-        try:
-            return ACTIVATIONS[spec]()
-        except KeyError:
-            raise ValueError(
-                f"Unknown {param} {spec!r}. Valid names are: "
-                f"{', '.join(sorted(ACTIVATIONS))}; or pass an Activation object."
-            ) from None
-    missing = [m for m in ("forward", "derivative") if not callable(getattr(spec, m, None))]
-    if isinstance(spec, type):
-        missing = [f"an instance (got the class; call {spec.__name__}())"]
-    if missing:
-        raise TypeError(
-            f"{param} must be a name in {sorted(ACTIVATIONS)} or an object with "
-            f"forward(z) and derivative(z, a) methods; got {spec!r} of type "
-            f"{type(spec).__name__}, which lacks {' and '.join(missing)}."
-        )
-    return spec
+    return lookup(spec, ACTIVATIONS, param, "an Activation",
+                  ("forward(z)", "derivative(z, a)"))

@@ -14,7 +14,7 @@ numerically stable shortcut δ^L = a − y.
 import numpy as np
 from scipy.special import xlogy
 
-from ._params import Parametrised
+from ._params import Parametrised, lookup
 from .activations import Exp, Identity, Logistic, Softmax
 
 __all__ = [
@@ -280,19 +280,5 @@ def get_loss(spec, param="loss"):
     >>> get_loss("huber")
     HuberLoss(threshold=1.0)
     """
-    if isinstance(spec, str):
-        try:
-            return LOSSES[spec]()
-        except KeyError:
-            raise ValueError(
-                f"Unknown {param} {spec!r}. Valid names are: "
-                f"{', '.join(sorted(LOSSES))}; or pass a Loss object."
-            ) from None
-    missing = [m for m in ("__call__", "gradient", "delta") if not callable(getattr(spec, m, None))]
-    if missing or isinstance(spec, type):
-        raise TypeError(
-            f"{param} must be a name in {sorted(LOSSES)} or a Loss instance with "
-            f"__call__(y, a, sample_weight), gradient(y, a) and delta(y, z, a, "
-            f"activation) methods; got {spec!r} of type {type(spec).__name__}."
-        )
-    return spec
+    return lookup(spec, LOSSES, param, "a Loss",
+                  ("__call__(y, a, sample_weight)", "gradient(y, a)", "delta(y, z, a, activation)"))

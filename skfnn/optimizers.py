@@ -8,7 +8,6 @@ operations rather than a Python loop over layers.
 
 import numpy as np
 
-from ._engine import BLOCK
 from ._engine import blocks as _blocks
 
 __all__ = ["SGD", "Adam"]

@@ -257,7 +257,7 @@ def test_blocked_optimizer_steps_match_sklearn_on_a_large_network(solver, nester
     from sklearn.neural_network import MLPRegressor
 
     from skfnn import FNNRegressor
-    from skfnn.optimizers import BLOCK
+    from skfnn._engine import BLOCK
 
     rng = np.random.RandomState(0)
     X, y = rng.randn(40, 250), rng.randn(40)
