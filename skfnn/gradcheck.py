@@ -489,20 +489,6 @@ def _check_array(problems, what, out, shape, dtype, inputs):
     return True
 
 
-def _owner(obj, method):
-    """The class in type(obj)'s MRO that defines ``method``, or None."""
-    return next((c for c in type(obj).__mro__ if method in vars(c)), None)
-
-
-def _inherited_hint(obj, method, overridden):
-    label, owner, over = type(obj).__name__, _owner(obj, method), _owner(obj, overridden)
-    if owner is not None and over is not None and owner is not over and issubclass(over, owner):
-        return (f" ({label} overrides {overridden} but inherits {method} from "
-                f"{owner.__name__}, which the engine calls instead: override {method} "
-                f"too, or set {method} = None in {label})")
-    return ""
-
-
 def _as_activation(spec):
     if isinstance(spec, type):
         spec = spec()
@@ -541,8 +527,10 @@ def check_activation(activation, *, points=None, eps=1e-6, tol=1e-6, raise_on_fa
       a separate array and in place, ``out`` being z) returns ``forward(z)``,
       and ``multiply_derivative(delta, z, a)`` returns ``delta * derivative(z,
       a)``. The engine calls these instead of ``forward`` / ``derivative``
-      when they exist, so an override of ``forward`` in a subclass of a
-      built-in that still inherits its ``forward_into`` is reported.
+      when they exist (a subclass that redefines ``forward`` or ``derivative``
+      without them does not inherit its parent's);
+    - with ``derivative_from_a`` set, ``derivative`` does not read z (the
+      engine may then pass a in its place).
 
     Parameters
     ----------
@@ -662,7 +650,6 @@ def check_activation(activation, *, points=None, eps=1e-6, tol=1e-6, raise_on_fa
                 f"{what} disagrees with forward at z={_g(z[k])}: forward_into(z, out) gives "
                 f"{_g(np.asarray(separate)[k])} (in place: {_g(np.asarray(in_place)[k])}), "
                 f"forward(z) gives {_g(a[k])}{others}"
-                + _inherited_hint(sigma, "forward_into", "forward")
             )
     fused = getattr(sigma, "multiply_derivative", None)
     if callable(fused):
@@ -679,7 +666,6 @@ def check_activation(activation, *, points=None, eps=1e-6, tol=1e-6, raise_on_fa
                 f"{what} disagrees with derivative at z={_g(z[k])}: multiply_derivative("
                 f"delta, z, a) gives {_g(np.asarray(out)[k])} for delta={_g(delta[k])}, "
                 f"delta * derivative(z, a) is {_g(delta[k] * d[k])}{others}"
-                + _inherited_hint(sigma, "multiply_derivative", "derivative")
             )
 
     # derivative_from_a lets the engine overwrite z with a: σ' must not read z.
