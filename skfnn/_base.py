@@ -158,7 +158,7 @@ class BaseFNN(BaseEstimator):
         layer_units = [X.shape[1], *hidden_sizes, Y.shape[1]]
         random_state = check_random_state(self.random_state)
         if first_pass:
-            self._initialize(layer_units, hidden, loss, out, random_state, X.dtype)
+            self._initialize(layer_units, hidden, out, random_state, X.dtype)
         else:
             self._check_architecture(layer_units, hidden + [out])
         theta = self._theta_from_coefs()
@@ -196,14 +196,13 @@ class BaseFNN(BaseEstimator):
                 "preprocessed, or learning_rate_init may be too large."
             )
 
-    def _initialize(self, layer_units, hidden, loss, out, random_state, dtype):
+    def _initialize(self, layer_units, hidden, out, random_state, dtype):
         self.n_iter_ = 0
         self.t_ = 0
         self.n_outputs_ = layer_units[-1]
         self.n_layers_ = len(layer_units)
         self.out_activation_ = out.name if isinstance(out, Activation) else out
         self._sigmas = hidden + [out]
-        self._loss = loss
         self._layout = _engine.Layout(layer_units)
         theta = _engine.init_params(self._layout, self._init_factors(hidden), random_state, dtype)
         self._set_coefs(theta)
