@@ -243,8 +243,9 @@ class BaseFNN(BaseEstimator):
     def _theta_from_coefs(self):
         """Return θ, re-packed if the user replaced or re-shaped coefs_ / intercepts_.
 
-        ``coefs_`` and ``intercepts_`` are the model; θ is only a cache of them
-        (after unpickling, for instance, they no longer share memory with it).
+        ``coefs_`` and ``intercepts_`` are the model; θ is only a cache of them.
+        While they are θ's own views, training updates them in place; arrays the
+        user assigned there are packed into a new θ first.
         """
         theta = self._theta
         expected = self._check_coefs()
