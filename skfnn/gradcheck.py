@@ -14,6 +14,7 @@ meant for custom activations and losses, before they go into an estimator.
 
 import copy
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from sklearn.base import clone
@@ -509,6 +510,24 @@ def _worst(error, bad):
     return where, others
 
 
+def _record(rows, problems, check, error, tol, describe, *, activation="-", n_skipped=0,
+            masked=None):
+    """Add the table row of one check and, if an error exceeds tol, its problem.
+
+    ``describe(where)`` words the largest error, at index ``where`` of
+    ``error``. ``masked`` marks entries left out of ``error`` (set to 0 there,
+    near a kink); ``n_skipped`` counts points dropped before ``error`` was made.
+    Both are reported as skipped.
+    """
+    n_masked = 0 if masked is None else int(masked.sum())
+    rows.append(CheckRow(check, activation, error.size - n_masked, n_skipped + n_masked,
+                         float(error.max())))
+    bad = error > tol
+    if bad.any():
+        where, others = _worst(error, bad)
+        problems.append(describe(where) + others)
+
+
 def check_activation(activation, *, points=None, eps=1e-6, tol=1e-6, raise_on_failure=True):
     """Check an activation's derivative against central differences of its forward.
 
@@ -624,16 +643,10 @@ def check_activation(activation, *, points=None, eps=1e-6, tol=1e-6, raise_on_fa
         a_plus = np.asarray(sigma.forward(z_plus), dtype=np.float64)
         a_minus = np.asarray(sigma.forward(z_minus), dtype=np.float64)
         fd = (a_plus - a_minus) / (z_plus - z_minus)
-    error = _errors(d, fd)
-    rows.append(CheckRow("derivative", "-", z.size, int(near.sum()), float(error.max())))
-    bad = error > tol
-    if bad.any():
-        k, others = _worst(error, bad)
-        problems.append(
-            f"derivative of {label} differs from the finite difference of forward at "
-            f"z={_g(z[k])} by {_g(abs(d[k] - fd[k]))} (derivative {_g(d[k])}, finite "
-            f"difference {_g(fd[k])}){others}"
-        )
+    _record(rows, problems, "derivative", _errors(d, fd), tol, lambda k: (
+        f"derivative of {label} differs from the finite difference of forward at "
+        f"z={_g(z[k])} by {_g(abs(d[k] - fd[k]))} (derivative {_g(d[k])}, finite "
+        f"difference {_g(fd[k])})"), n_skipped=int(near.sum()))
 
     # The engine's fast paths must agree with forward and derivative.
     into = getattr(sigma, "forward_into", None)
@@ -641,47 +654,31 @@ def check_activation(activation, *, points=None, eps=1e-6, tol=1e-6, raise_on_fa
         what = f"forward_into of {label}"
         separate = _call(problems, what, lambda z_: into(z_, np.empty_like(z_)), [("z", z)])
         in_place = _forward_in_place(into, z)
-        error = np.maximum(_errors(separate, a), _errors(in_place, a))
-        rows.append(CheckRow("forward_into", "-", z.size, 0, float(error.max())))
-        bad = error > tol
-        if bad.any():
-            k, others = _worst(error, bad)
-            problems.append(
-                f"{what} disagrees with forward at z={_g(z[k])}: forward_into(z, out) gives "
-                f"{_g(np.asarray(separate)[k])} (in place: {_g(np.asarray(in_place)[k])}), "
-                f"forward(z) gives {_g(a[k])}{others}"
-            )
+        _record(rows, problems, "forward_into",
+                np.maximum(_errors(separate, a), _errors(in_place, a)), tol, lambda k: (
+                    f"{what} disagrees with forward at z={_g(z[k])}: forward_into(z, out) "
+                    f"gives {_g(np.asarray(separate)[k])} (in place: "
+                    f"{_g(np.asarray(in_place)[k])}), forward(z) gives {_g(a[k])}"))
     fused = getattr(sigma, "multiply_derivative", None)
     if callable(fused):
         what = f"multiply_derivative of {label}"
         delta = np.linspace(0.5, 1.5, z.size).reshape(z.shape)
         out = _call(problems, what, lambda z_, a_: fused(delta.copy(), z_, a_),
                     [("z", z), ("a", a)])
-        error = _errors(out, delta * d)
-        rows.append(CheckRow("multiply_derivative", "-", z.size, 0, float(error.max())))
-        bad = error > tol
-        if bad.any():
-            k, others = _worst(error, bad)
-            problems.append(
-                f"{what} disagrees with derivative at z={_g(z[k])}: multiply_derivative("
-                f"delta, z, a) gives {_g(np.asarray(out)[k])} for delta={_g(delta[k])}, "
-                f"delta * derivative(z, a) is {_g(delta[k] * d[k])}{others}"
-            )
+        _record(rows, problems, "multiply_derivative", _errors(out, delta * d), tol,
+                lambda k: (
+                    f"{what} disagrees with derivative at z={_g(z[k])}: multiply_derivative("
+                    f"delta, z, a) gives {_g(np.asarray(out)[k])} for delta={_g(delta[k])}, "
+                    f"delta * derivative(z, a) is {_g(delta[k] * d[k])}"))
 
     # derivative_from_a lets the engine overwrite z with a: σ' must not read z.
     if getattr(sigma, "derivative_from_a", False):
         what = f"derivative of {label}"
         from_a = _call(problems, what, lambda a_: sigma.derivative(a_.copy(), a_), [("a", a)])
-        error = _errors(from_a, d)
-        rows.append(CheckRow("derivative_from_a", "-", z.size, 0, float(error.max())))
-        bad = error > tol
-        if bad.any():
-            k, others = _worst(error, bad)
-            problems.append(
-                f"{what} reads z although derivative_from_a is True: at z={_g(z[k])} "
-                f"derivative(a, a) gives {_g(np.asarray(from_a)[k])}, derivative(z, a) "
-                f"gives {_g(d[k])}{others}"
-            )
+        _record(rows, problems, "derivative_from_a", _errors(from_a, d), tol, lambda k: (
+            f"{what} reads z although derivative_from_a is True: at z={_g(z[k])} "
+            f"derivative(a, a) gives {_g(np.asarray(from_a)[k])}, derivative(z, a) "
+            f"gives {_g(d[k])}"))
 
     # Shapes and dtypes on a 2-D batch, as the engine calls them.
     n_calls = 0
@@ -701,6 +698,21 @@ def check_activation(activation, *, points=None, eps=1e-6, tol=1e-6, raise_on_fa
         n_calls += len(calls)
     rows.append(CheckRow("shape and dtype", "-", n_calls, 0, None))
     return result()
+
+
+def _describe_delta(what, label, act, loss, sigma, Y, Z, A, D, fd, elementwise, ik):
+    """The problem text for the largest δ^L error, at sample i, output k."""
+    i, k = ik
+    at = (f"y={_g(Y[i, k])}, z={_g(Z[i, k])} (sample {i}, output {k}; a={_g(A[i, k])})"
+          if elementwise else f"y={_vec(Y[i])}, z={_vec(Z[i])} (sample {i}, output {k})")
+    link = getattr(loss, "canonical_link", None)
+    hint = ""
+    if isinstance(link, type) and isinstance(sigma, link) and type(sigma) is not link:
+        hint = (f" ({label} takes the canonical shortcut δ = a − y because {act} is a "
+                f"subclass of {link.__name__}, but {act} is a different function)")
+    return (f"{what} differs from the finite difference of ℓ(y, σ(z)) at {at} by "
+            f"{_g(abs(D[i, k] - fd[i, k]))} (delta {_g(D[i, k])}, finite difference "
+            f"{_g(fd[i, k])}){hint}")
 
 
 def _forward_in_place(into, z):
@@ -985,18 +997,12 @@ def check_loss(loss, *, activation=None, y=None, z=None, n_samples=8, n_outputs=
             fd[:, k] = (loss_values(Y, A_plus) - loss_values(Y, A_minus)) \
                 / (A_plus[:, k] - A_minus[:, k])
         skip = _near_kinks(A - Y, loss_kinks, margin)
-        error = np.where(skip, 0.0, _errors(G, fd))
-        rows.append(CheckRow("gradient", "-", int((~skip).sum()), int(skip.sum()),
-                             float(error.max())))
-        bad = error > tol
-        if bad.any():
-            (i, k), others = _worst(error, bad)
-            problems.append(
-                f"{what} differs from the finite difference of its per-sample loss at "
-                f"y={_g(Y[i, k])}, a={_g(A[i, k])} (sample {i}, output {k}) by "
-                f"{_g(abs(G[i, k] - fd[i, k]))} (gradient {_g(G[i, k])}, finite difference "
-                f"{_g(fd[i, k])}){others}"
-            )
+        _record(rows, problems, "gradient", np.where(skip, 0.0, _errors(G, fd)), tol,
+                lambda ik: (
+                    f"{what} differs from the finite difference of its per-sample loss at "
+                    f"y={_g(Y[ik])}, a={_g(A[ik])} (sample {ik[0]}, output {ik[1]}) by "
+                    f"{_g(abs(G[ik] - fd[ik]))} (gradient {_g(G[ik])}, finite difference "
+                    f"{_g(fd[ik])})"), masked=skip)
         dtype_G = loss.gradient(Y.astype(np.float32), A.astype(np.float32))
         _check_array(problems, what, dtype_G, A.shape, np.float32, "y and a")
 
@@ -1048,25 +1054,9 @@ def check_loss(loss, *, activation=None, y=None, z=None, n_samples=8, n_outputs=
                 | _near_kinks(Z, tuple(getattr(sigma, "kinks", ()) or ()), margin))
         if not elementwise:
             skip = np.repeat(skip.any(axis=1, keepdims=True), Z.shape[1], axis=1)
-        error = np.where(skip, 0.0, _errors(D, fd))
-        rows.append(CheckRow("delta", act, int((~skip).sum()), int(skip.sum()),
-                             float(error.max())))
-        bad = error > tol
-        if bad.any():
-            (i, k), others = _worst(error, bad)
-            at = (f"y={_g(Y[i, k])}, z={_g(Z[i, k])} (sample {i}, output {k}; "
-                  f"a={_g(A[i, k])})" if elementwise else
-                  f"y={_vec(Y[i])}, z={_vec(Z[i])} (sample {i}, output {k})")
-            link = getattr(loss, "canonical_link", None)
-            hint = ""
-            if isinstance(link, type) and isinstance(sigma, link) and type(sigma) is not link:
-                hint = (f" ({label} takes the canonical shortcut δ = a − y because {act} is a "
-                        f"subclass of {link.__name__}, but {act} is a different function)")
-            problems.append(
-                f"{what} differs from the finite difference of ℓ(y, σ(z)) at {at} by "
-                f"{_g(abs(D[i, k] - fd[i, k]))} (delta {_g(D[i, k])}, finite difference "
-                f"{_g(fd[i, k])}){others}{hint}"
-            )
+        _record(rows, problems, "delta", np.where(skip, 0.0, _errors(D, fd)), tol,
+                partial(_describe_delta, what, label, act, loss, sigma, Y, Z, A, D, fd,
+                        elementwise), activation=act, masked=skip)
         with np.errstate(all="ignore"):
             A32 = np.asarray(sigma.forward(Z.astype(np.float32))).astype(np.float32)
             D32 = loss.delta(Y.astype(np.float32), Z.astype(np.float32), A32, sigma)
