@@ -944,3 +944,20 @@ def test_grid_search_workers_do_not_oversubscribe_blas_threads():
                           scoring=_blas_threads_during_scoring).fit(X, y)
     per_worker = max(1, (os.cpu_count() or 1) // 2)
     assert search.cv_results_["mean_test_score"].max() <= per_worker
+
+
+@pytest.mark.parametrize("Estimator", [FNNRegressor, FNNClassifier])
+def test_pandas_feature_names_are_recorded_and_checked(Estimator):
+    import pandas as pd  # a test dependency (the "test" extra)
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    X, y = make_classification(n_samples=60, n_features=4, random_state=0)
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    params = dict(hidden_layer_sizes=(5,), max_iter=5, random_state=0)
+    ours = Estimator(**params).fit(frame, y)
+    theirs = (MLPRegressor if Estimator is FNNRegressor else MLPClassifier)(**params).fit(frame, y)
+    assert_array_equal(ours.feature_names_in_, ["a", "b", "c", "d"])
+    assert_array_equal(ours.feature_names_in_, theirs.feature_names_in_)
+    assert_array_equal(ours.predict(frame), theirs.predict(frame))
+    with pytest.raises(ValueError, match="feature names should match"):
+        ours.predict(frame[["b", "a", "c", "d"]])
