@@ -638,11 +638,7 @@ def check_activation(activation, *, points=None, eps=1e-6, tol=1e-6, raise_on_fa
     if not _check_array(problems, f"derivative of {label}", d, z.shape, z.dtype, "z"):
         return result()
     d = np.asarray(d, dtype=np.float64)
-    z_plus, z_minus = z + eps, z - eps
-    with np.errstate(all="ignore"):
-        a_plus = np.asarray(sigma.forward(z_plus), dtype=np.float64)
-        a_minus = np.asarray(sigma.forward(z_minus), dtype=np.float64)
-        fd = (a_plus - a_minus) / (z_plus - z_minus)
+    fd = _column_differences(lambda z_: np.asarray(sigma.forward(z_), np.float64)[:, 0], z, eps)
     _record(rows, problems, "derivative", _errors(d, fd), tol, lambda k: (
         f"derivative of {label} differs from the finite difference of forward at "
         f"z={_g(z[k])} by {_g(abs(d[k] - fd[k]))} (derivative {_g(d[k])}, finite "
@@ -698,6 +694,18 @@ def check_activation(activation, *, points=None, eps=1e-6, tol=1e-6, raise_on_fa
         n_calls += len(calls)
     rows.append(CheckRow("shape and dtype", "-", n_calls, 0, None))
     return result()
+
+
+def _column_differences(f, X, eps):
+    """Central differences of the per-row values f(X) in each column of X (X's shape)."""
+    fd = np.empty_like(X)
+    with np.errstate(all="ignore"):
+        for k in range(X.shape[1]):
+            plus, minus = X.copy(), X.copy()
+            plus[:, k] += eps
+            minus[:, k] -= eps
+            fd[:, k] = (f(plus) - f(minus)) / (plus[:, k] - minus[:, k])
+    return fd
 
 
 def _describe_delta(what, label, act, loss, sigma, Y, Z, A, D, fd, elementwise, ik):
@@ -989,13 +997,7 @@ def check_loss(loss, *, activation=None, y=None, z=None, n_samples=8, n_outputs=
     G = _call(problems, what, loss.gradient, [("y", Y), ("a", A)])
     if _check_array(problems, what, G, A.shape, A.dtype, "a"):
         G = np.asarray(G, dtype=np.float64)
-        fd = np.empty_like(A)
-        for k in range(A.shape[1]):
-            A_plus, A_minus = A.copy(), A.copy()
-            A_plus[:, k] += eps
-            A_minus[:, k] -= eps
-            fd[:, k] = (loss_values(Y, A_plus) - loss_values(Y, A_minus)) \
-                / (A_plus[:, k] - A_minus[:, k])
+        fd = _column_differences(lambda A_: loss_values(Y, A_), A, eps)
         skip = _near_kinks(A - Y, loss_kinks, margin)
         _record(rows, problems, "gradient", np.where(skip, 0.0, _errors(G, fd)), tol,
                 lambda ik: (
@@ -1041,15 +1043,8 @@ def check_loss(loss, *, activation=None, y=None, z=None, n_samples=8, n_outputs=
         if not _check_array(problems, what, D, Z.shape, Z.dtype, "z"):
             continue
         D = np.asarray(D, dtype=np.float64)
-        fd = np.empty_like(Z)
-        with np.errstate(all="ignore"):
-            for k in range(Z.shape[1]):
-                Z_plus, Z_minus = Z.copy(), Z.copy()
-                Z_plus[:, k] += eps
-                Z_minus[:, k] -= eps
-                fd[:, k] = (loss_values(Y, np.asarray(sigma.forward(Z_plus), float))
-                            - loss_values(Y, np.asarray(sigma.forward(Z_minus), float))) \
-                    / (Z_plus[:, k] - Z_minus[:, k])
+        fd = _column_differences(
+            lambda Z_: loss_values(Y, np.asarray(sigma.forward(Z_), np.float64)), Z, eps)
         skip = (_near_kinks(A - Y, loss_kinks, margin)
                 | _near_kinks(Z, tuple(getattr(sigma, "kinks", ()) or ()), margin))
         if not elementwise:
