@@ -316,8 +316,8 @@ class BaseFNN(BaseEstimator):
             for _ in range(self.max_iter):
                 if self.shuffle:
                     sample_idx = shuffle(sample_idx, random_state=random_state)
-                epoch_loss = self._epoch(X_train, Y_train, sw_train, sample_idx, batch_size,
-                                         theta, grad, workspace, sigmas, loss)
+                epoch_loss = self._epoch(X_train, Y_train, sw_train, sample_idx, theta, grad,
+                                         workspace, sigmas, loss)
                 if self._end_epoch(epoch_loss, n_samples, validation, incremental):
                     break
         except KeyboardInterrupt:
@@ -325,12 +325,14 @@ class BaseFNN(BaseEstimator):
         if self.early_stopping:
             theta[...] = self._best_theta
 
-    def _epoch(self, X, Y, sample_weight, sample_idx, batch_size, theta, grad, workspace,
-               sigmas, loss):
-        """One pass of minibatch steps over the samples; return the mean batch loss."""
+    def _epoch(self, X, Y, sample_weight, sample_idx, theta, grad, workspace, sigmas, loss):
+        """One pass of minibatch steps over the samples; return the mean batch loss.
+
+        The workspace was made for the batch size; a smaller last batch takes its rows.
+        """
         n_samples = X.shape[0]
         accumulated_loss = 0.0
-        for batch in gen_batches(n_samples, batch_size):
+        for batch in gen_batches(n_samples, workspace.n_samples):
             n_batch = batch.stop - batch.start
             idx = sample_idx[batch] if self.shuffle else batch
             sw = None if sample_weight is None else sample_weight[idx]
