@@ -5,8 +5,8 @@ from ._regressor import FNNRegressor
 from .activations import Activation
 from .gradcheck import GradientCheckError, check_activation, check_gradients, check_loss
 from .losses import Loss
+from ._version import __version__
 
-__version__ = "0.1.0.dev0"
 
 __all__ = [
     "Activation",

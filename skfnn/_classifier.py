@@ -6,15 +6,12 @@ from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import (
-    _check_partial_fit_first_call,
-    check_classification_targets,
-    type_of_target,
-    unique_labels,
-)
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 
+from . import _docstrings
 from ._base import BaseFNN
-from ._regressor import _DOC_ATTRIBUTES, _DOC_PARAMETERS
+from ._sklearn_compat import _check_partial_fit_first_call, _fit_context, with_callbacks
+from .activations import optional as activation_optional
 from .activations import Logistic, Softmax
 
 __all__ = ["FNNClassifier"]
@@ -30,7 +27,7 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
     Binary and multilabel targets get one logistic unit per label, multiclass
     targets a softmax output.
 """
-        + _DOC_PARAMETERS
+        + _docstrings.PARAMETERS
         + """    loss : str or Loss, default="log_loss"
         "log_loss" (cross-entropy: multinomial with softmax, Bernoulli per unit
         with an elementwise output), another loss name such as
@@ -40,7 +37,7 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
         logistic otherwise. Multiclass targets need softmax; binary and
         multilabel ones accept any elementwise activation with values in [0, 1].
 """
-        + _DOC_ATTRIBUTES
+        + _docstrings.ATTRIBUTES
         + """    classes_ : ndarray or list of ndarray
         The class labels (for multilabel, one 0/1 label per output).
 
@@ -73,28 +70,39 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
     # ------------------------------------------------------------------
     # Targets
     # ------------------------------------------------------------------
-    def _validate_input(self, X, y, incremental, reset):
+    def _validate_input(self, X, y, incremental, reset, classes=None):
         X, y = self._check_Xy(X, y, reset)
         check_classification_targets(y)
-        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+        if incremental and _check_partial_fit_first_call(self, classes):
+            multilabel = type_of_target(y).startswith("multilabel")
+            self._label_binarizer = LabelBinarizer().fit(y if multilabel else classes)
+            self.classes_ = self._label_binarizer.classes_
+        elif not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer().fit(y)
             self.classes_ = self._label_binarizer.classes_
         else:
-            classes = unique_labels(y)
-            if self.warm_start:
-                if set(classes) != set(self.classes_):
-                    raise ValueError(
-                        "warm_start can only be used where `y` has the same classes as "
-                        f"in the previous call to fit. Previously got {self.classes_}, "
-                        f"`y` has {classes}"
-                    )
-            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
-                raise ValueError(
-                    f"`y` has classes not in `self.classes_`. `self.classes_` has "
-                    f"{self.classes_}. 'y' has {classes}."
-                )
+            self._check_known_classes(unique_labels(y))
+        if self._label_binarizer.y_type_ != "multilabel-indicator" and len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the data, but "
+                f"the data contains only one class: {self.classes_[0]}."
+            )
         # One byte per label, as scikit-learn; minibatches are cast as they are drawn.
         return X, self._label_binarizer.transform(y).astype(bool)
+
+    def _check_known_classes(self, classes):
+        if self.warm_start:
+            if set(classes) != set(self.classes_):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as "
+                    f"in the previous call to fit. Previously got {self.classes_}, "
+                    f"`y` has {classes}"
+                )
+        elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+            raise ValueError(
+                f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                f"{self.classes_}. 'y' has {classes}."
+            )
 
     def _multiclass(self):
         return self._label_binarizer.y_type_ == "multiclass"
@@ -103,6 +111,7 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
         return "softmax" if self._multiclass() else "logistic"
 
     def _check_output(self, loss, out):
+        _check_probability_output(out)
         if self._multiclass() and not isinstance(out, Softmax):
             raise ValueError(
                 f"A multiclass target needs out_activation='softmax' (or 'auto'); got "
@@ -177,7 +186,7 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
         log_proba : ndarray of shape (n_samples, n_classes)
         """
         Z = self._forward_logits(X)
-        out = self._sigmas[-1]
+        out = self._net.output
         if isinstance(out, Softmax):
             return log_softmax(Z, axis=1)
         if isinstance(out, Logistic):
@@ -191,6 +200,8 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
         return log_p
 
     @available_if(lambda est: est._check_solver())
+    @with_callbacks
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Update the model with one epoch over (X, y).
 
@@ -208,15 +219,29 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
         -------
         self : object
         """
-        if _check_partial_fit_first_call(self, classes):
-            self._label_binarizer = LabelBinarizer()
-            if type_of_target(y).startswith("multilabel"):
-                self._label_binarizer.fit(y)
-            else:
-                self._label_binarizer.fit(classes)
-        return self._partial_fit(X, y, sample_weight)
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+def _check_probability_output(out):
+    """Raise ValueError unless the output activation's values lie in [0, 1]."""
+    value_range = activation_optional(out, "output_range")
+    if value_range is None:
+        raise ValueError(
+            f"out_activation={out!r} declares no output_range, so its outputs cannot be "
+            "trusted as probabilities. A classifier's output activation must map into "
+            "[0, 1]: if yours does, declare it with a class attribute "
+            "output_range = (0.0, 1.0) (see docs/extending.md)."
+        )
+    low, high = value_range
+    if low < 0 or high > 1:
+        name = getattr(out, "name", None) or repr(out)
+        raise ValueError(
+            f"out_activation={name!r} returns values in [{low:g}, {high:g}], which are not "
+            "probabilities. A classifier needs an output activation with values in "
+            "[0, 1]: 'logistic' (or 'softmax' for a multiclass target)."
+        )

@@ -16,9 +16,13 @@ import numpy as np
 from scipy.special import erf, expit
 
 from ._params import Parametrised, lookup
+from ._params import optional as _optional
+
+_INF = float("inf")
 
 __all__ = [
     "ACTIVATIONS",
+    "OPTIONAL_ATTRIBUTES",
     "ELU",
     "GELU",
     "Activation",
@@ -32,6 +36,7 @@ __all__ = [
     "Softplus",
     "Tanh",
     "get_activation",
+    "optional",
 ]
 
 
@@ -58,6 +63,15 @@ class Activation(Parametrised):
         The numerator of the Glorot-uniform bound ``sqrt(init_factor /
         (fan_in + fan_out))`` used when initialising a layer with this
         activation (6 as in Glorot & Bengio, 2 for logistic as scikit-learn).
+    output_range : tuple of float or None
+        ``(low, high)``: every value σ can return lies in [low, high]. A
+        classifier accepts an output activation only if its range lies in
+        [0, 1] (its outputs are probabilities); None (the default of custom
+        activations) declares nothing, and is refused there.
+
+    Every attribute but the two methods is optional: an object without one
+    gets the default listed in :data:`OPTIONAL_ATTRIBUTES`, so a plain class
+    with ``forward`` and ``derivative`` works wherever an Activation does.
 
     Examples
     --------
@@ -85,6 +99,7 @@ class Activation(Parametrised):
     #: True when ``derivative(z, a)`` reads only a; the engine may then let
     #: A^l overwrite Z^l of a hidden layer in place (less memory and traffic).
     derivative_from_a = False
+    output_range = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -110,6 +125,7 @@ class Identity(Activation):
     """σ(z) = z, σ'(z) = 1."""
 
     name = "identity"
+    output_range = (-_INF, _INF)
     derivative_from_a = True
 
     def forward(self, z):
@@ -129,6 +145,7 @@ class Logistic(Activation):
     """σ(z) = 1 / (1 + e^{-z}), σ'(z) = a (1 - a)."""
 
     name = "logistic"
+    output_range = (0.0, 1.0)
     derivative_from_a = True
     init_factor = 2.0
 
@@ -151,6 +168,7 @@ class Tanh(Activation):
     """σ(z) = tanh z, σ'(z) = 1 - a²."""
 
     name = "tanh"
+    output_range = (-1.0, 1.0)
     derivative_from_a = True
 
     def forward(self, z):
@@ -167,6 +185,7 @@ class ReLU(Activation):
     """σ(z) = max(z, 0), σ'(z) = [z > 0] = [a > 0] (0 at the kink, as scikit-learn)."""
 
     name = "relu"
+    output_range = (0.0, _INF)
     derivative_from_a = True
     kinks = (0.0,)
 
@@ -194,6 +213,10 @@ class LeakyReLU(Activation):
     def __init__(self, negative_slope=0.01):
         self.negative_slope = negative_slope
 
+    @property
+    def output_range(self):
+        return (0.0, _INF) if self.negative_slope == 0 else (-_INF, _INF)
+
     def forward(self, z):
         return np.where(z > 0, z, self.negative_slope * z)
 
@@ -210,6 +233,10 @@ class ELU(Activation):
     def __init__(self, alpha=1.0):
         self.alpha = alpha
 
+    @property
+    def output_range(self):
+        return (-self.alpha, _INF) if self.alpha >= 0 else (-_INF, _INF)
+
     def forward(self, z):
         # expm1 of min(z, 0): exact near 0 and no overflow warning for large z.
         return np.where(z > 0, z, self.alpha * np.expm1(np.minimum(z, 0)))
@@ -222,6 +249,7 @@ class Softplus(Activation):
     """σ(z) = log(1 + e^z), σ'(z) = 1 / (1 + e^{-z}) (the logistic function)."""
 
     name = "softplus"
+    output_range = (0.0, _INF)
 
     def forward(self, z):
         return np.logaddexp(0, z)
@@ -238,6 +266,7 @@ class GELU(Activation):
     """
 
     name = "gelu"
+    output_range = (-0.17, _INF)
 
     def forward(self, z):
         return z * _normal_cdf(z)
@@ -254,6 +283,7 @@ class SiLU(Activation):
     """SiLU / swish: σ(z) = z s(z), σ'(z) = s(z) (1 + z (1 - s(z))), s = logistic."""
 
     name = "silu"
+    output_range = (-0.279, _INF)
 
     def forward(self, z):
         return z * expit(z)
@@ -267,6 +297,7 @@ class Exp(Activation):
     """σ(z) = e^z, σ'(z) = a: the canonical link of the Poisson loss."""
 
     name = "exp"
+    output_range = (0.0, _INF)
     derivative_from_a = True
 
     def forward(self, z):
@@ -289,6 +320,7 @@ class Softmax(Activation):
     """
 
     name = "softmax"
+    output_range = (0.0, 1.0)
     elementwise = False
 
     def forward(self, z):
@@ -306,6 +338,38 @@ class Softmax(Activation):
         raise NotImplementedError(
             "softmax has no elementwise derivative; pair it with log_loss."
         )
+
+
+#: The optional attributes of an activation, and the default each takes when an
+#: object lacks it (see :class:`Activation`). ``name`` defaults to None: error
+#: messages then show the object's repr.
+OPTIONAL_ATTRIBUTES = {
+    "name": None,
+    "init_factor": 6.0,
+    "elementwise": True,
+    "kinks": (),
+    "derivative_from_a": False,
+    "output_range": None,
+    "forward_into": None,
+    "multiply_derivative": None,
+}
+
+
+def optional(sigma, attribute):
+    """``sigma``'s optional ``attribute``, or its default from :data:`OPTIONAL_ATTRIBUTES`.
+
+    Examples
+    --------
+    >>> from skfnn.activations import optional
+    >>> class Cube:  # a plain class with the two required methods
+    ...     def forward(self, z):
+    ...         return z**3
+    ...     def derivative(self, z, a):
+    ...         return 3 * z**2
+    >>> optional(Cube(), "init_factor"), optional(Cube(), "kinks")
+    (6.0, ())
+    """
+    return _optional(sigma, attribute, OPTIONAL_ATTRIBUTES)
 
 
 #: Registry of the built-in activations, by name.
@@ -327,7 +391,7 @@ ACTIVATIONS = {
 }
 
 
-def get_activation(spec, param="activation"):
+def get_activation(spec, param="activation", registry=ACTIVATIONS):
     """Return an :class:`Activation` for a registry name or an activation object.
 
     Parameters
@@ -337,6 +401,8 @@ def get_activation(spec, param="activation"):
         ``derivative`` methods. Objects are returned as they are.
     param : str, default="activation"
         The parameter name used in error messages.
+    registry : dict, default=ACTIVATIONS
+        The names allowed here (hidden layers take only the elementwise ones).
 
     Returns
     -------
@@ -355,5 +421,5 @@ def get_activation(spec, param="activation"):
     >>> get_activation("tanh")
     Tanh()
     """
-    return lookup(spec, ACTIVATIONS, param, "an Activation",
+    return lookup(spec, registry, param, "an Activation",
                   ("forward(z)", "derivative(z, a)"))

@@ -18,6 +18,8 @@ from functools import partial
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
@@ -205,7 +207,9 @@ def check_gradients(estimator, X, y, sample_weight=None, *, eps=1e-6, tol=1e-6,
 
     Parameters
     ----------
-    estimator : FNNRegressor or FNNClassifier
+    estimator : FNNRegressor, FNNClassifier, or a Pipeline ending in one
+        A pipeline is checked at its final estimator, on X transformed by
+        its other steps (fitted on X first if they are not fitted).
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
     y : array-like of shape (n_samples,) or (n_samples, n_outputs)
     sample_weight : array-like of shape (n_samples,), default=None
@@ -239,14 +243,14 @@ def check_gradients(estimator, X, y, sample_weight=None, *, eps=1e-6, tol=1e-6,
     layer param  checked  skipped  max abs err  max rel err  where
     ...
     """
-    X, Y, sample_weight, theta, loss, est = _prepare(estimator, X, y, sample_weight)
-    layout, sigmas, alpha = est._layout, est._sigmas, est.alpha
+    X, Y, sample_weight, theta, net = _prepare(estimator, X, y, sample_weight)
+    layout = net.layout
 
     def evaluate(point):
-        J, Zs, As = _engine.objective_at(point, X, Y, layout, sigmas, loss, alpha, sample_weight)
-        return J, _kink_pattern(Zs, As, Y, sigmas, loss)
+        J, Zs, As = _engine.objective_at(net, point, X, Y, sample_weight)
+        return J, _kink_pattern(net, Zs, As, Y)
 
-    J0, grad = _engine.loss_and_gradient(theta, X, Y, layout, sigmas, loss, alpha, sample_weight)
+    J0, grad = _engine.loss_and_gradient(net, theta, X, Y, sample_weight)
     _, pattern = evaluate(theta)
     indices = np.arange(theta.size)
     subset = theta.size > max_params
@@ -275,25 +279,42 @@ def check_gradients(estimator, X, y, sample_weight=None, *, eps=1e-6, tol=1e-6,
 
 
 def _prepare(estimator, X, y, sample_weight):
-    """A float64 copy of the estimator's network, initialised as fit would if unfitted."""
+    """The float64 network, θ and data of the estimator's objective (see check_gradients).
+
+    A Pipeline is checked at its final step, on X as its other steps transform
+    it (fitted steps as they are; unfitted ones fitted on X first).
+    """
+    from ._base import BaseFNN
+
+    if isinstance(estimator, Pipeline):
+        transforms, estimator = estimator[:-1], estimator[-1]
+        try:
+            check_is_fitted(transforms)
+        except NotFittedError:
+            transforms = clone(transforms).fit(X, y)
+        X = transforms.transform(X)
+    if not isinstance(estimator, BaseFNN):
+        raise TypeError(
+            "check_gradients needs an FNNRegressor or FNNClassifier, or a Pipeline that ends "
+            f"in one; got {type(estimator).__name__}."
+        )
     try:
         check_is_fitted(estimator)
-        est = copy.deepcopy(estimator)
-        incremental = True
-    except Exception:
-        est = clone(estimator)
+        est, incremental = copy.deepcopy(estimator), True
+    except NotFittedError:
+        est, incremental = clone(estimator), False
         est._validate_params()
-        incremental = False
-    X, Y, sample_weight, theta, loss, _ = est._prepare(X, y, sample_weight, incremental)
+    X, Y, sample_weight, net, theta, _ = est._prepare(X, y, sample_weight, incremental)
     X = X.astype(np.float64)
     sample_weight = None if sample_weight is None else sample_weight.astype(np.float64)
-    return (X, Y.astype(np.float64), sample_weight, theta.astype(np.float64), loss, est)
+    # The checked network: a user object that breaks its contract is named, not differenced.
+    return X, Y.astype(np.float64), sample_weight, theta.astype(np.float64), net.checked()
 
 
-def _kink_pattern(Zs, As, Y, sigmas, loss):
+def _kink_pattern(net, Zs, As, Y):
     """Which side of each kink every pre-activation and residual lies on."""
-    sides = [Z > k for Z, sigma in zip(Zs[1:], sigmas) for k in getattr(sigma, "kinks", ())]
-    sides += [(As[-1] - Y) > k for k in getattr(loss, "kinks", ())]
+    sides = [Z > k for Z, kinks in zip(Zs[1:], net.kinks) for k in kinks]
+    sides += [(As[-1] - Y) > k for k in net.loss_kinks]
     return np.concatenate([s.ravel() for s in sides]) if sides else np.empty(0, dtype=bool)
 
 

@@ -15,10 +15,12 @@ import numpy as np
 from scipy.special import xlogy
 
 from ._params import Parametrised, lookup
+from ._params import optional as _optional
 from .activations import Exp, Identity, Logistic, Softmax
 
 __all__ = [
     "LOSSES",
+    "OPTIONAL_ATTRIBUTES",
     "AbsoluteError",
     "BinaryLogLoss",
     "HuberLoss",
@@ -27,6 +29,7 @@ __all__ = [
     "PoissonLoss",
     "SquaredError",
     "get_loss",
+    "optional",
 ]
 
 
@@ -46,6 +49,11 @@ class Loss(Parametrised):
         ``"auto"`` (the loss's canonical link).
     canonical_link : type or None
         The activation class for which δ^L = a − y exactly.
+    kinks : tuple of float
+        Residuals a − y where ∂ℓ/∂a jumps (or bends), skipped by gradient checks.
+
+    Every attribute, and ``check_target``, is optional: an object without one
+    gets the default listed in :data:`OPTIONAL_ATTRIBUTES`.
 
     Examples
     --------
@@ -250,6 +258,23 @@ class LogLoss(Loss):
 
     def check_target(self, y):
         BinaryLogLoss.check_target(self, y)
+
+
+#: The optional attributes of a loss, and the default each takes when an object
+#: lacks it (see :class:`Loss`): a plain object with ``__call__``, ``gradient``
+#: and ``delta`` works wherever a Loss does. ``check_target`` None accepts any y.
+OPTIONAL_ATTRIBUTES = {
+    "name": None,
+    "default_out_activation": "identity",
+    "canonical_link": None,
+    "kinks": (),
+    "check_target": None,
+}
+
+
+def optional(loss, attribute):
+    """``loss``'s optional ``attribute``, or its default from :data:`OPTIONAL_ATTRIBUTES`."""
+    return _optional(loss, attribute, OPTIONAL_ATTRIBUTES)
 
 
 #: Registry of the built-in losses, by name.

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
+from skfnn._network import Network
 from skfnn import _engine
 from skfnn.activations import ACTIVATIONS, Activation, Tanh, get_activation
 from skfnn.losses import (
@@ -225,8 +226,7 @@ def test_backprop_gradient_equals_finite_differences(hidden, pairing, hidden_siz
     sigmas = [get_activation(hidden)] * len(hidden_sizes) + [get_activation(out)]
     theta_before = theta.copy()
 
-    J, g = _engine.loss_and_gradient(theta, X, Y, _engine.Layout(units), sigmas, loss_cls(),
-                                     alpha, sw)
+    J, g = _engine.loss_and_gradient(Network(units, sigmas, loss_cls(), alpha), theta, X, Y, sw)
 
     def objective(t):
         return _ref_objective(t, X, Y, units, hidden, out, loss_name, alpha, sw)
@@ -255,7 +255,6 @@ def test_a_wrong_derivative_is_detected(where):
             return 1.1 * (1 - a**2)
 
     X, Y, units, theta, _ = _problem("squared_error-tanh", (4,), seed=0)
-    layout = _engine.Layout(units)
 
     def objective(t):
         return _ref_objective(t, X, Y, units, "tanh", "tanh", "squared_error", 0.0, None)
@@ -263,8 +262,8 @@ def test_a_wrong_derivative_is_detected(where):
     g_fd = _fd_gradient(objective, theta)
     right = [get_activation("tanh"), get_activation("tanh")]
     wrong = [OffTanh(), right[1]] if where == "hidden" else [right[0], OffTanh()]
-    _, g_right = _engine.loss_and_gradient(theta, X, Y, layout, right, SquaredError(), 0.0)
-    _, g_wrong = _engine.loss_and_gradient(theta, X, Y, layout, wrong, SquaredError(), 0.0)
+    _, g_right = _engine.loss_and_gradient(Network(units, right, SquaredError()), theta, X, Y)
+    _, g_wrong = _engine.loss_and_gradient(Network(units, wrong, SquaredError()), theta, X, Y)
     assert _relative_error(g_right, g_fd) < GRAD_RTOL
     assert _relative_error(g_wrong, g_fd) > 1e-2
 
@@ -432,16 +431,14 @@ def test_gradient_with_a_reused_workspace_equals_finite_differences(pairing, hid
     loss_cls, loss_name, out, _ = PAIRINGS[pairing]
     X, Y, units, theta, sw = _problem(pairing, (4, 3), seed=0)
     _assert_away_from_kinks(theta, X, Y, units, hidden, out, loss_name)
-    layout = _engine.Layout(units)
     sigmas = [get_activation(hidden)] * 2 + [get_activation(out)]
-    workspace = _engine.Workspace(layout, X.shape[0], X.dtype)
+    net = Network(units, sigmas, loss_cls(), 0.3)
+    workspace = _engine.Workspace(net, X.shape[0], X.dtype)
     # A first batch at other parameters leaves its values in the scratch arrays.
     other = theta[::-1].copy()
-    _engine.loss_and_gradient(other, X, Y, layout, sigmas, loss_cls(), 0.3, None,
-                              workspace=workspace)
+    _engine.loss_and_gradient(net, other, X, Y, workspace=workspace)
     grad = np.full_like(theta, np.nan)
-    J, g = _engine.loss_and_gradient(theta, X, Y, layout, sigmas, loss_cls(), 0.3, sw,
-                                     grad=grad, workspace=workspace)
+    J, g = _engine.loss_and_gradient(net, theta, X, Y, sw, grad=grad, workspace=workspace)
     assert g is grad
 
     def objective(t):
