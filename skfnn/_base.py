@@ -10,10 +10,12 @@ output activation, and decode predictions.
 
 import contextlib
 import copy
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.metrics import check_scoring
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
@@ -28,6 +30,7 @@ from ._sklearn_compat import (
     StrOptions,
     _check_sample_weight,
     _fit_context,
+    _num_samples,
     validate_data,
     with_callbacks,
 )
@@ -46,7 +49,8 @@ _X_RULES = dict(accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32))
 _HIDDEN_ACTIVATIONS = {k: v for k, v in ACTIVATIONS.items() if v.elementwise}
 # Fitted state that training changes in place (not by assignment): what a
 # failed fit must put back. θ itself is restored into its own buffer.
-_MUTATED_IN_PLACE = ("_optimizer", "loss_curve_", "validation_scores_", "_best_theta")
+_MUTATED_IN_PLACE = ("_optimizer", "loss_curve_", "validation_scores_",
+                     "validation_loss_curve_", "_best_theta")
 
 
 class BaseFNN(CallbackSupportMixin, BaseEstimator):
@@ -78,6 +82,7 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "loss": [str, HasMethods(["__call__", "gradient", "delta"])],
         "out_activation": [str, HasMethods(["forward", "derivative"])],
+        "scoring": [StrOptions({"loss"}), str, callable, None],
     }
 
     def _store_params(self, arguments):
@@ -176,23 +181,24 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
     # ------------------------------------------------------------------
     # Fitting
     # ------------------------------------------------------------------
-    def _prepare(self, X, y, sample_weight, incremental, classes=None):
+    def _prepare(self, X, y, sample_weight, incremental, classes=None, validation=None):
         """Validate the data and (re)build the network; return what training needs.
 
         Initialises the weights on a fresh fit; otherwise checks that the
         architecture is unchanged. Returns ``(X, Y, sample_weight, net, theta,
-        random_state)`` with Y 2-D (bool for a classifier: cast to θ's dtype
-        where used).
+        random_state, validation)`` with Y 2-D (bool for a classifier: cast to
+        θ's dtype where used) and ``validation`` a
+        :class:`~skfnn._training.ValidationSet` or None.
         """
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
-        X, Y = self._validate_input(X, y, incremental, reset=first_pass, classes=classes)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
-            if not sample_weight.sum() > 0:
-                raise ValueError("sample_weight sums to zero: at least one sample must "
-                                 "have a positive weight.")
+        X, Y, labels = self._validate_input(X, y, incremental, reset=first_pass,
+                                            classes=classes)
+        sample_weight = _checked_weights(sample_weight, X, "sample_weight")
+        weigh = self._class_weigher(labels, Y, sample_weight, incremental)
+        sample_weight = _weighted(sample_weight, X, weigh, labels, Y)
         if Y.ndim == 1:
             Y = Y.reshape(-1, 1)
+        validation = self._validation_set(validation, X.dtype, Y.shape[1], weigh)
         net = self._network(X.shape[1], Y)
         random_state = check_random_state(self.random_state)
         if first_pass:
@@ -200,11 +206,38 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         else:
             self._check_architecture(net)
         self._net = net
-        return X, Y, sample_weight, net, self._theta_from_coefs(), random_state
+        return X, Y, sample_weight, net, self._theta_from_coefs(), random_state, validation
+
+    def _class_weigher(self, labels, Y, sample_weight, incremental):
+        """Subclass hook: ``weigh(labels, Y)``, each sample's class weight, or None."""
+        return None
+
+    def _validation_set(self, validation, dtype, n_outputs, weigh=None):
+        """X_val, y_val and sample_weight_val validated like X, y and sample_weight."""
+        if validation is None or (validation[0] is None and validation[1] is None):
+            if validation is not None and validation[2] is not None:
+                raise ValueError("sample_weight_val was given without X_val and y_val.")
+            return None
+        X_user, y_user, sw_val = validation
+        if X_user is None or y_user is None:
+            raise ValueError("X_val and y_val must be given together (got only "
+                             f"{'X_val' if y_user is None else 'y_val'}).")
+        X_val = validate_data(self, X_user, reset=False, **_X_RULES).astype(dtype, copy=False)
+        if _num_samples(y_user) != X_val.shape[0]:
+            raise ValueError(f"X_val has {X_val.shape[0]} samples but y_val has "
+                             f"{_num_samples(y_user)}.")
+        Y_val, labels = self._encode_validation_target(y_user)
+        if Y_val.ndim == 1:
+            Y_val = Y_val.reshape(-1, 1)
+        if Y_val.shape[1] != n_outputs:
+            raise ValueError(f"y_val has {Y_val.shape[1]} outputs but y has {n_outputs}.")
+        sw_val = _checked_weights(sw_val, X_val, "sample_weight_val")
+        sw_val = _weighted(sw_val, X_val, weigh, labels, Y_val)  # as training is weighted
+        return _training.ValidationSet(X_val, Y_val, labels, sw_val, X_user)
 
     @with_callbacks
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
         """Fit the network to data X and targets y.
 
         Parameters
@@ -215,68 +248,82 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
             The targets.
         sample_weight : array-like of shape (n_samples,), default=None
             Per-sample weights s_i ≥ 0; the loss is Σ s_i ℓ_i / Σ s_i.
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
+            Validation data, scored after each epoch (L-BFGS iteration):
+            ``validation_scores_`` and ``validation_loss_curve_`` record it.
+            With ``early_stopping=True`` it replaces the internal split
+            (``validation_fraction`` is then unused). Route it through
+            meta-estimators with ``set_fit_request(X_val=True, y_val=True)``.
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            Its targets (a classifier's classes must be among y's).
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation samples (a classifier's ``class_weight``
+            applies to them too).
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit(X, y, sample_weight)
+        return self._fit(X, y, sample_weight, validation=(X_val, y_val, sample_weight_val))
 
-    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
+    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None,
+             validation=None):
         context = self._callback_root(incremental)
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         if context is not None:
             context.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
         with self._rollback_on_error():
-            X_, Y, sw, net, theta, random_state = self._prepare(X, y, sample_weight,
-                                                                incremental, classes)
+            X_, Y, sw, net, theta, random_state, validation = self._prepare(
+                X, y, sample_weight, incremental, classes, validation)
             bridge = None if context is None else _hooks.CallbackBridge(
                 context, "epoch" if self.solver in _STOCHASTIC_SOLVERS else "lbfgs-iter",
                 X, y, metadata)
-            self._train(X_, Y, sw, net, theta, random_state, incremental, bridge)
+            self._train(X_, Y, sw, net, theta, random_state, incremental, bridge, validation)
         if context is not None:
             context.call_on_fit_task_end(estimator=self, X=X, y=y, metadata=metadata,
                                          reconstruction_attributes={})
         return self
 
-    def _train(self, X, Y, sample_weight, net, theta, random_state, incremental, bridge):
+    def _train(self, X, Y, sample_weight, net, theta, random_state, incremental, bridge,
+               validation=None):
         """Run the solver's training loop with this fit's hooks."""
-        stochastic = self.solver in _STOCHASTIC_SOLVERS
-        if not stochastic:
-            self.n_iter_ = 0
+        self.n_iter_ = 0
+        if self.solver not in _STOCHASTIC_SOLVERS:
             run = _training.Run(self, net, theta, X, Y, sample_weight,
                                 max_iter=self.max_iter, samples_per_epoch=0)
+            hooks = self._hooks(run, validation, 1, incremental, bridge)
             with blas_threads_for(X.shape[0], net.layer_units):
-                _training.fit_lbfgs(run, self._hooks(run, None, False, bridge),
-                                    max_fun=self.max_fun, tol=self.tol)
+                _training.fit_lbfgs(run, hooks, max_fun=self.max_fun, tol=self.tol)
             return
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer(theta)
-        validation = None
-        if self.early_stopping:
+        if self.early_stopping and validation is None:
             (X, Y, sample_weight), (X_val, Y_val, sw_val) = _training.split_validation(
                 X, Y, sample_weight, fraction=self.validation_fraction,
                 stratify=self._stratify_split(), random_state=random_state)
-            validation = (X_val, self._decode_target(Y_val), sw_val)
+            y_val = self._decode_target(Y_val)
+            validation = _training.ValidationSet(X_val, Y_val, y_val, sw_val, X_val)
         batch_size = _training.batch_size(self.batch_size, X.shape[0])
-        self.n_iter_ = 0
         run = _training.Run(self, net, theta, X, Y, sample_weight,
                             max_iter=1 if incremental else self.max_iter,
                             samples_per_epoch=X.shape[0], optimizer=self._optimizer)
+        n_batches = -(-X.shape[0] // batch_size)
+        hooks = self._hooks(run, validation, n_batches, incremental, bridge)
         with blas_threads_for(batch_size, net.layer_units):
-            _training.fit_stochastic(run, self._hooks(run, validation, incremental, bridge),
-                                     batch_size=batch_size, shuffle=self.shuffle,
+            _training.fit_stochastic(run, hooks, batch_size=batch_size, shuffle=self.shuffle,
                                      random_state=random_state)
 
-    def _hooks(self, run, validation, incremental, bridge):
+    def _hooks(self, run, validation, n_batches, incremental, bridge):
         """The rules of this fit, in the order they see each epoch."""
         stochastic = run.optimizer is not None
         hooks = [_hooks.History()]
+        if validation is not None:
+            hooks.append(self._validation_monitor(run, validation, n_batches))
         if stochastic:
-            hooks += [_hooks.EarlyStopping(validation) if validation is not None
+            hooks += [_hooks.EarlyStopping() if self.early_stopping
                       else _hooks.TrainingLossPlateau(), _hooks.NoImprovementStop()]
         if self.verbose:
             hooks.append(_hooks.Verbose())
@@ -288,6 +335,38 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         if not stochastic:
             hooks.insert(0, _hooks.LbfgsOutcome())
         return hooks
+
+    def _validation_monitor(self, run, validation, n_batches):
+        """The hook scoring ``validation`` after each epoch, with the L2 term of loss_curve_.
+
+        loss_curve_ is the mean of the epoch's batch objectives, each carrying
+        α‖W‖² / (2 Σ s of its batch); the validation loss carries the same
+        term at the epoch's final weights, α‖W‖² / (2 m), m = Σ s of the
+        training rows / the number of batches (L-BFGS: one batch of all rows).
+        """
+        weights = run.X.shape[0] if run.sample_weight is None else run.sample_weight.sum()
+        if self.validation_scores_ is None:
+            self.validation_scores_ = []
+        if self.validation_loss_curve_ is None:
+            self.validation_loss_curve_ = []
+        return _hooks.ValidationMonitor(validation, self._validation_scorer(),
+                                        penalty_weight=float(weights) / n_batches)
+
+    def _validation_scorer(self):
+        """score(estimator, output, loss, validation): the scoring parameter's rule."""
+        scoring = getattr(self, "scoring", None)
+        if scoring is None:
+            return lambda est, output, loss, v: est._score_outputs(output, v.y, v.sample_weight)
+        if scoring == "loss":  # lower is better: recorded negated, as HistGradientBoosting
+            return lambda est, output, loss, v: -loss
+        scorer = check_scoring(self, scoring)
+
+        def score(est, output, loss, v):
+            weights = {} if v.sample_weight is None else {"sample_weight": v.sample_weight}
+            with warnings.catch_warnings():  # an internal split's X has no feature names
+                warnings.filterwarnings("ignore", "X does not have valid feature names")
+                return scorer(est, v.X_user, v.y, **weights)
+        return score
 
     @contextlib.contextmanager
     def _rollback_on_error(self):
@@ -342,6 +421,7 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         self._net = net
         self._set_coefs(theta)
         self.loss_curve_ = []
+        self.validation_loss_curve_ = None
         self._no_improvement_count = 0
         self.__dict__.pop("_optimizer", None)
         self.__dict__.pop("_best_theta", None)
@@ -512,9 +592,34 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
     # ------------------------------------------------------------------
     # Subclass interface
     # ------------------------------------------------------------------
-    def _validate_input(self, X, y, incremental, reset):  # pragma: no cover - abstract
+    def _validate_input(self, X, y, incremental, reset, classes=None):  # pragma: no cover
+        """Return (X, Y, labels): validated X, encoded targets, targets as scorers take them."""
+        raise NotImplementedError
+
+    def _encode_validation_target(self, y):  # pragma: no cover - abstract
+        """Return (Y_val, labels) for y_val, validated against the training targets."""
         raise NotImplementedError
 
     def _score_outputs(self, output, y, sample_weight):  # pragma: no cover - abstract
         raise NotImplementedError
 
+
+def _checked_weights(sample_weight, X, name):
+    """Weights s_i ≥ 0 with a positive sum, in X's dtype (None stays None)."""
+    if sample_weight is None:
+        return None
+    sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+    if not sample_weight.sum() > 0:
+        raise ValueError(f"{name} sums to zero: at least one sample must have a positive "
+                         "weight.")
+    return sample_weight
+
+
+def _weighted(sample_weight, X, weigh, labels, Y):
+    """s_i times the class weight of sample i, as scikit-learn's LogisticRegression folds it."""
+    if weigh is None:
+        return sample_weight
+    factor = weigh(labels, Y).astype(X.dtype)
+    if sample_weight is None:
+        return factor
+    return sample_weight * factor

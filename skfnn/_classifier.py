@@ -6,11 +6,19 @@ from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils import check_array
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+from sklearn.utils.validation import column_or_1d
 
 from . import _docstrings
 from ._base import BaseFNN
-from ._sklearn_compat import _check_partial_fit_first_call, _fit_context, with_callbacks
+from ._sklearn_compat import (
+    StrOptions,
+    _check_partial_fit_first_call,
+    _fit_context,
+    with_callbacks,
+)
 from .activations import optional as activation_optional
 from .activations import Logistic, Softmax
 
@@ -64,8 +72,13 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 loss="log_loss", out_activation="auto"):
+                 loss="log_loss", out_activation="auto", scoring=None, class_weight=None):
         self._store_params(locals())
+
+    _parameter_constraints: dict = {
+        **BaseFNN._parameter_constraints,
+        "class_weight": [dict, list, StrOptions({"balanced"}), None],
+    }
 
     # ------------------------------------------------------------------
     # Targets
@@ -88,7 +101,46 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
                 f"the data contains only one class: {self.classes_[0]}."
             )
         # One byte per label, as scikit-learn; minibatches are cast as they are drawn.
-        return X, self._label_binarizer.transform(y).astype(bool)
+        return X, self._label_binarizer.transform(y).astype(bool), y
+
+    def _encode_validation_target(self, y):
+        y = check_array(y, ensure_2d=False, dtype=None, input_name="y_val")
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        multilabel = self._label_binarizer.y_type_ == "multilabel-indicator"
+        if multilabel != type_of_target(y).startswith("multilabel") or (
+                multilabel and y.shape[1] != len(self.classes_)):
+            raise ValueError(
+                f"y_val is {type_of_target(y)} but the training target is "
+                f"{self._label_binarizer.y_type_}"
+                + (f" with {len(self.classes_)} labels." if multilabel else ".")
+            )
+        unseen = np.setdiff1d(unique_labels(y), self.classes_)
+        if unseen.size:
+            raise ValueError(
+                f"y_val has classes {list(unseen)} that are not in the training data's "
+                f"classes {list(self.classes_)}."
+            )
+        return self._label_binarizer.transform(y).astype(bool), y
+
+    def _class_weigher(self, labels, Y, sample_weight, incremental):
+        """Each sample's class weight, as LogisticRegression (multilabel: per label, multiplied)."""
+        if self.class_weight is None:
+            return None
+        if incremental and self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight 'balanced' is not supported for partial_fit: the class "
+                "frequencies of one batch are not those of the data. Use "
+                "compute_class_weight('balanced', classes=classes, y=y) on a large enough "
+                "sample of the targets, and pass the resulting weights as a dict "
+                "class_weight={class: weight}."
+            )
+        if self._label_binarizer.y_type_ == "multilabel-indicator":
+            return _label_weigher(self.class_weight, Y)
+        table = compute_class_weight(self.class_weight, classes=self.classes_, y=labels,
+                                     sample_weight=sample_weight)
+        return lambda labels, Y: table[np.searchsorted(self.classes_, labels)]
 
     def _check_known_classes(self, classes):
         if self.warm_start:
@@ -245,3 +297,31 @@ def _check_probability_output(out):
             "probabilities. A classifier needs an output activation with values in "
             "[0, 1]: 'logistic' (or 'softmax' for a multiclass target)."
         )
+
+
+def _label_weigher(class_weight, Y):
+    """Per-label class weights learnt on the training Y, multiplied over the labels.
+
+    As ``compute_sample_weight(class_weight, Y)``, operation for operation, so
+    that the same Y gets bit-identical weights; validation targets are then
+    weighted with the training set's per-label tables.
+    """
+    if isinstance(class_weight, dict):
+        raise ValueError("For a multilabel target, class_weight must be 'balanced' or a list "
+                         "with one dict {0: weight, 1: weight} per label.")
+    if not isinstance(class_weight, str) and len(class_weight) != Y.shape[1]:
+        raise ValueError(f"class_weight has {len(class_weight)} dicts but the target has "
+                         f"{Y.shape[1]} labels; give one dict per label.")
+    Y = Y.astype(np.int64)
+    tables = []
+    for k in range(Y.shape[1]):
+        spec = class_weight if isinstance(class_weight, str) else class_weight[k]
+        classes = np.unique(Y[:, k])
+        tables.append((classes, compute_class_weight(spec, classes=classes, y=Y[:, k])))
+
+    def weigh(labels, Y):
+        Y = np.asarray(Y).astype(np.int64)
+        return np.prod([weights[np.searchsorted(classes, Y[:, k])]
+                        for k, (classes, weights) in enumerate(tables)], axis=0,
+                       dtype=np.float64)
+    return weigh

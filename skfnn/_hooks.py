@@ -39,6 +39,7 @@ __all__ = [
     "MaxIterWarning",
     "NoImprovementStop",
     "TrainingLossPlateau",
+    "ValidationMonitor",
     "Verbose",
     "call",
 ]
@@ -77,11 +78,42 @@ class History(Hook):
         est.loss_curve_.append(run.epoch_loss)
 
 
+class ValidationMonitor(Hook):
+    """Scores the validation set after each epoch: ``validation_loss_curve_``, the score.
+
+    Parameters
+    ----------
+    validation : ValidationSet
+    score : callable
+        ``score(estimator, output, loss, validation)``: the scoring rule.
+    penalty_weight : float
+        m in the L2 term α‖W‖² / (2 m) of the validation loss (see
+        :meth:`skfnn._base.BaseFNN._validation_monitor`).
+    """
+
+    def __init__(self, validation, score, penalty_weight):
+        self.validation, self.score, self.penalty_weight = validation, score, penalty_weight
+
+    def epoch_end(self, run):
+        est, v, net = run.estimator, self.validation, run.net
+        output = est._forward_output(v.X, check_input=False)
+        if np.isfinite(output).all():
+            W = run.theta[net.layout.coefs]
+            loss = float(net.loss(v.Y.astype(output.dtype, copy=False), output, v.sample_weight))
+            loss += 0.5 * net.alpha * float(np.dot(W, W)) / self.penalty_weight
+            run.score = self.score(est, output, loss, v)
+        else:
+            loss = run.score = np.nan
+        est.validation_loss_curve_.append(loss)
+        est.validation_scores_.append(run.score)
+
+
 class TrainingLossPlateau(Hook):
     """Judges an epoch by the training loss: improved if it fell by more than ``tol``."""
 
     def epoch_end(self, run):
         est = run.estimator
+        run.judged_by = "Training loss"
         last = est.loss_curve_[-1]
         run.improved = not last > est.best_loss_ - est.tol
         if last < est.best_loss_:
@@ -89,22 +121,14 @@ class TrainingLossPlateau(Hook):
 
 
 class EarlyStopping(Hook):
-    """Judges an epoch by the held-out score; keeps the best weights and restores them.
+    """Judges an epoch by its validation score; keeps the best weights and restores them.
 
-    Parameters
-    ----------
-    validation : tuple
-        ``(X_val, y_val, sample_weight_val)``, scored by the estimator's
-        ``_score`` after each epoch.
+    The score is the one :class:`ValidationMonitor` recorded this epoch.
     """
 
-    def __init__(self, validation):
-        self.validation = validation
-
     def epoch_end(self, run):
-        est = run.estimator
-        run.score = score = est._score(*self.validation)
-        est.validation_scores_.append(score)
+        est, score = run.estimator, run.score
+        run.judged_by = "Validation score"
         run.improved = not score < est.best_validation_score_ + est.tol
         if score > est.best_validation_score_:
             est.best_validation_score_ = score
@@ -151,9 +175,8 @@ class Verbose(Hook):
         if run.score is not None:
             print("Validation score: %f" % run.score)
         if run.plateau is not None:
-            what = "Validation score" if run.score is not None else "Training loss"
             text = "%s did not improve more than tol=%f for %d consecutive epochs." % (
-                what, est.tol, est.n_iter_no_change)
+                run.judged_by, est.tol, est.n_iter_no_change)
             suffix = _PLATEAU_TEXT[run.plateau]
             if run.plateau == REDUCED_LEARNING_RATE:
                 suffix %= run.optimizer.learning_rate

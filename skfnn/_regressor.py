@@ -2,7 +2,9 @@
 
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
+from sklearn.utils import check_array
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import column_or_1d
 
 from . import _docstrings
 from ._base import BaseFNN
@@ -52,11 +54,18 @@ class FNNRegressor(RegressorMixin, BaseFNN):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 loss="squared_error", out_activation="auto"):
+                 loss="squared_error", out_activation="auto", scoring=None):
         self._store_params(locals())
 
     def _validate_input(self, X, y, incremental, reset, classes=None):
-        return self._check_Xy(X, y, reset, y_numeric=True)
+        X, y = self._check_Xy(X, y, reset, y_numeric=True)
+        return X, y, y
+
+    def _encode_validation_target(self, y):
+        y = check_array(y, ensure_2d=False, dtype="numeric", input_name="y_val")
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return y, y
 
     def _check_output(self, loss, out):
         if isinstance(out, Softmax):

@@ -22,6 +22,7 @@ the hooks record, and where, is theirs to decide.
 
 import itertools
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.optimize
@@ -31,7 +32,32 @@ from sklearn.utils import gen_batches, shuffle as _shuffle
 from . import _engine
 from ._hooks import call
 
-__all__ = ["Run", "batch_size", "fit_lbfgs", "fit_stochastic", "split_validation"]
+__all__ = ["Run", "ValidationSet", "batch_size", "fit_lbfgs", "fit_stochastic",
+           "split_validation"]
+
+
+@dataclass(frozen=True)
+class ValidationSet:
+    """The held-out data a fit scores after each epoch.
+
+    Attributes
+    ----------
+    X : ndarray or sparse matrix
+        Validated, in the training data's dtype.
+    Y : ndarray
+        The targets encoded as the training Y (2-D; bool for a classifier).
+    y : array-like
+        The targets as scorers take them (a classifier's labels).
+    sample_weight : ndarray or None
+    X_user : array-like
+        X as the user passed it (a DataFrame keeps its column names for scorers).
+    """
+
+    X: object
+    Y: object
+    y: object
+    sample_weight: object
+    X_user: object
 
 
 class Run:
@@ -61,9 +87,10 @@ class Run:
     stop : str or None
         Why training ends, once a hook has decided: "plateau", "callback",
         "diverged", "interrupted".
-    score, improved, plateau
-        This epoch's validation score, verdict and optimizer decision, for the
-        hooks that come after the ones that set them.
+    score, improved, judged_by, plateau
+        This epoch's validation score, verdict (and what it judged: "Training
+        loss" or "Validation score") and optimizer decision, for the hooks that
+        come after the ones that set them.
     result : scipy.optimize.OptimizeResult or None
         L-BFGS's result.
     """
@@ -76,6 +103,7 @@ class Run:
         self.optimizer = optimizer
         self.epoch_loss = self.reference_loss = None
         self.stop = self.score = self.improved = self.plateau = self.result = None
+        self.judged_by = None
 
 
 def _first_checked(net):

@@ -304,7 +304,7 @@ def _prepare(estimator, X, y, sample_weight):
     except NotFittedError:
         est, incremental = clone(estimator), False
         est._validate_params()
-    X, Y, sample_weight, net, theta, _ = est._prepare(X, y, sample_weight, incremental)
+    X, Y, sample_weight, net, theta, _, _ = est._prepare(X, y, sample_weight, incremental)
     X = X.astype(np.float64)
     sample_weight = None if sample_weight is None else sample_weight.astype(np.float64)
     # The checked network: a user object that breaks its contract is named, not differenced.
