@@ -199,6 +199,12 @@ def _gelu(g, z, sigma):
     return g.op("Mul", z, phi)
 
 
+def _silu(g, z, sigma):
+    # z / (1 + e^{-z}), not z · Sigmoid(z): onnxruntime 1.20 fuses the latter into
+    # a QuickGelu that has no float64 kernel. e^{-z} = inf gives the limit -0.
+    return g.op("Div", z, g.op("Add", g.const(1.0), g.op("Exp", g.op("Neg", z))))
+
+
 def _positive(g, z):
     return g.op("Greater", z, g.const(0.0))
 
@@ -217,7 +223,7 @@ _FORMULAS = {
     activations.ELU: _elu,
     activations.Softplus: _softplus,
     activations.GELU: _gelu,
-    activations.SiLU: lambda g, z, sigma: g.op("Mul", z, g.op("Sigmoid", z)),
+    activations.SiLU: _silu,
     activations.Exp: _operator("Exp"),
     activations.Softmax: _operator("Softmax", axis=1),
 }

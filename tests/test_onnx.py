@@ -170,14 +170,16 @@ def test_float64_graph_has_no_operator_without_a_float64_kernel():
     assert_matches(model, dtype=np.float64)
 
 
-def test_float64_softplus_keeps_relative_accuracy_of_tiny_values():
-    """log1p(e^z) for very negative z is e^z, not the 0 that log(1 + e^z) rounds to."""
-    model = FNNRegressor((3,), activation="identity", out_activation="softplus",
+@pytest.mark.parametrize("out_activation", ["softplus", "silu"])
+def test_float64_formulas_keep_relative_accuracy_of_tiny_values(out_activation):
+    """softplus(z) ≈ e^z and silu(z) ≈ z e^z for very negative z: log1p(e^z) is not
+    the 0 that log(1 + e^z) rounds to, and z / (1 + e^{-z}) does not overflow to NaN."""
+    model = FNNRegressor((3,), activation="identity", out_activation=out_activation,
                          solver="lbfgs", max_iter=5, random_state=0).fit(X, X[:, 0])
-    model.intercepts_[-1][...] = -50.0  # outputs near e^-50
+    model.intercepts_[-1][...] = -50.0  # outputs near ±e^-50
     out = run(skfnn.onnx.to_onnx(model, X[:1]), X)["variable"].ravel()
     expected = model.predict(X)
-    assert np.all(expected < 1e-15)
+    assert np.all(np.abs(expected) < 1e-15)
     np.testing.assert_allclose(out, expected, rtol=1e-12)
 
 
