@@ -212,6 +212,17 @@ def test_poisson_uses_the_exp_output(dtype):
     assert_matches(model, dtype, onx=onx)
 
 
+def test_integer_input_is_cast_to_float32():
+    X_int = np.round(10 * X).astype(np.int64)
+    model = FNNRegressor((5,), solver="lbfgs", max_iter=40, random_state=0)
+    model.fit(X_int, targets("regression"))
+    onx = skl2onnx.to_onnx(model, X_int[:1])
+    assert node_types(onx)[0] == "Cast"
+    out = run(onx, X_int)["variable"]
+    assert out.dtype == np.float32
+    assert relative_error(out, prediction(model, X_int)) <= 1e-5
+
+
 def test_model_fitted_in_float32():
     model = FNNClassifier((6, 5), activation="gelu", solver="lbfgs", max_iter=40,
                           random_state=0).fit(X.astype(np.float32), targets("multiclass"))
