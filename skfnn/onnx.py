@@ -246,15 +246,24 @@ def register_activation(cls, formula):
 
     Examples
     --------
-    >>> from skfnn.activations import Activation
+    LeCun's scaled tanh, σ(z) = 1.7159 tanh(2z / 3), as a subclass of Tanh
+    (which must not inherit Tanh's formula, since it redefines ``forward``):
+
+    >>> import numpy as np
+    >>> from skfnn.activations import Tanh
     >>> from skfnn.onnx import register_activation
-    >>> class Cube(Activation):
-    ...     name = "cube"
+    >>> class LeCunTanh(Tanh):
+    ...     name = "lecun_tanh"
     ...     def forward(self, z):
-    ...         return z**3
+    ...         return 1.7159 * np.tanh(2 * z / 3)
     ...     def derivative(self, z, a):
-    ...         return 3 * z**2
-    >>> register_activation(Cube, lambda g, z, sigma: g.op("Mul", z, g.op("Mul", z, z)))
+    ...         return 2 / 3 * (1.7159 - a**2 / 1.7159)
+    >>> def lecun_tanh(g, z, activation):
+    ...     tanh = g.op("Tanh", g.op("Mul", z, g.const(2 / 3)))
+    ...     return g.op("Mul", tanh, g.const(1.7159))
+    >>> register_activation(LeCunTanh, lecun_tanh)
+
+    docs/deploying.md converts and runs a model with a custom activation.
     """
     if not isinstance(cls, type):
         raise TypeError(f"cls must be an activation class, got {cls!r}.")
