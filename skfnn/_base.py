@@ -20,7 +20,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from . import _engine, _hooks, _training
-from ._network import Network
+from ._network import INITIALIZERS, Network
 from ._sklearn_compat import (
     HAS_CALLBACKS,
     CallbackSupportMixin,
@@ -83,6 +83,8 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         "loss": [str, HasMethods(["__call__", "gradient", "delta"])],
         "out_activation": [str, HasMethods(["forward", "derivative"])],
         "scoring": [StrOptions({"loss"}), str, callable, None],
+        "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
+        "init": [StrOptions({"glorot_uniform", *INITIALIZERS}), callable],
     }
 
     def _store_params(self, arguments):
@@ -153,10 +155,10 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         if isinstance(loss, LogLoss) and activation_optional(out, "elementwise"):
             # With an elementwise output each unit is its own Bernoulli variable.
             loss = BinaryLogLoss()
-        if not activation_optional(out, "elementwise") and not isinstance(loss, LogLoss):
+        if not activation_optional(out, "elementwise") and activation_optional(out, "vjp") is None:
             raise ValueError(
-                f"out_activation='softmax' can only be paired with loss='log_loss' "
-                f"(got loss={self.loss!r})."
+                f"out_activation={out!r} is not elementwise, so it needs a method "
+                "vjp(z, a, g) returning (∂a/∂z)ᵀ g for each row (see docs/extending.md)."
             )
         self._check_output(loss, out)
         check_target = loss_optional(loss, "check_target")
@@ -176,7 +178,27 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         hidden = self._hidden_activations(len(hidden_sizes))
         loss, out = self._resolve_output(Y)
         return Network([n_features, *hidden_sizes, Y.shape[1]], [*hidden, out], loss,
-                       self.alpha, init_factors=self._init_factors(hidden))
+                       self.alpha, init_factors=self._init_factors(hidden),
+                       dropout=self._dropout_rates(len(hidden_sizes)), init=self.init)
+
+    def _dropout_rates(self, n_hidden):
+        """p_l for each hidden layer, from a single rate or one per layer."""
+        rates = self.dropout
+        if not hasattr(rates, "__iter__"):
+            rates = [rates] * n_hidden
+        elif len(rates) != n_hidden:
+            layers = "is 1 hidden layer" if n_hidden == 1 else f"are {n_hidden} hidden layers"
+            raise ValueError(f"dropout has {len(rates)} entries but there {layers}; give "
+                             "one rate per hidden layer, or a single one.")
+        if not all(isinstance(p, Real) and 0 <= p < 1 for p in rates):
+            raise ValueError(f"dropout rates must lie in [0, 1); got {list(rates)}.")
+        if any(rates) and self.solver not in _STOCHASTIC_SOLVERS:
+            raise ValueError(
+                "dropout needs a stochastic solver ('adam' or 'sgd'): it makes the objective "
+                "random, and L-BFGS's line search compares objective values, which a new "
+                "mask at every evaluation would make meaningless."
+            )
+        return [float(p) for p in rates]
 
     # ------------------------------------------------------------------
     # Fitting

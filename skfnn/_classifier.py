@@ -1,7 +1,7 @@
 """FNNClassifier: a feed-forward network for classification."""
 
 import numpy as np
-from scipy.special import log_expit, log_softmax
+from scipy.special import log_expit, log_softmax, logsumexp
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
@@ -72,7 +72,8 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 loss="log_loss", out_activation="auto", scoring=None, class_weight=None):
+                 loss="log_loss", out_activation="auto", scoring=None, dropout=0.0,
+                 init="glorot_uniform", class_weight=None):
         self._store_params(locals())
 
     _parameter_constraints: dict = {
@@ -164,16 +165,16 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
 
     def _check_output(self, loss, out):
         _check_probability_output(out)
-        if self._multiclass() and not isinstance(out, Softmax):
+        if not activation_optional(out, "elementwise") and not self._multiclass():
             raise ValueError(
-                f"A multiclass target needs out_activation='softmax' (or 'auto'); got "
-                f"{self.out_activation!r}."
-            )
-        if isinstance(out, Softmax) and not self._multiclass():
-            raise ValueError(
-                "out_activation='softmax' needs a multiclass target; this target is "
+                f"out_activation={self.out_activation!r} couples the output units (it is "
+                "not elementwise), which needs a multiclass target; this target is "
                 f"{self._label_binarizer.y_type_}. Use 'logistic' (or 'auto')."
             )
+
+    def _one_vs_rest(self):
+        """A multiclass target with an elementwise output: one unit per class, normalised."""
+        return self._multiclass() and activation_optional(self._net.output, "elementwise")
 
     def _stratify_split(self):
         return self.n_outputs_ == 1
@@ -217,17 +218,27 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             For binary targets the columns are P(classes_[0]), P(classes_[1]).
+            A multiclass target with an elementwise output activation
+            (one-vs-rest, e.g. ``out_activation="logistic"``) has its unit
+            outputs normalised to sum to 1 per row.
         """
         output = self._forward_output(X)
         if self.n_outputs_ == 1:
             return np.hstack([1 - output, output])
+        if self._one_vs_rest():
+            if type(self._net.output) is Logistic:  # as predict_log_proba, in log space
+                return np.exp(self._ovr_log_proba(self._forward_logits(X)))
+            total = output.sum(axis=1, keepdims=True)
+            return np.divide(output, total, out=np.full_like(output, 1 / output.shape[1]),
+                             where=total > 0)
         return output
 
     def predict_log_proba(self, X):
         """Log of the probability estimates, computed from the logits.
 
         Unlike ``np.log(predict_proba(X))``, this stays finite where a
-        probability underflows to 0 (log-softmax and log-sigmoid of Z^L).
+        probability underflows to 0 (log-softmax and log-sigmoid of Z^L) for
+        the softmax and logistic outputs; ``exp`` of it is ``predict_proba``.
 
         Parameters
         ----------
@@ -238,18 +249,24 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
         log_proba : ndarray of shape (n_samples, n_classes)
         """
         Z = self._forward_logits(X)
-        out = self._net.output
-        if isinstance(out, Softmax):
+        out = type(self._net.output)  # exactly: a subclass may compute another function
+        if out is Softmax:
             return log_softmax(Z, axis=1)
-        if isinstance(out, Logistic):
-            log_p, log_q = log_expit(Z), log_expit(-Z)
-        else:
-            p = out.forward(Z)
-            tiny = np.finfo(p.dtype).tiny
-            log_p, log_q = np.log(np.maximum(p, tiny)), np.log(np.maximum(1 - p, tiny))
+        if out is Logistic and self._one_vs_rest():
+            return self._ovr_log_proba(Z)
+        if out is not Logistic:
+            tiny = np.finfo(Z.dtype).tiny
+            return np.log(np.maximum(self.predict_proba(X), tiny))
+        log_p, log_q = log_expit(Z), log_expit(-Z)
         if self.n_outputs_ == 1:
             return np.hstack([log_q, log_p])
         return log_p
+
+    @staticmethod
+    def _ovr_log_proba(Z):
+        """log(p_k / Σ_j p_j) with p = logistic(Z), computed as log p − logsumexp(log p)."""
+        log_p = log_expit(Z)
+        return log_p - logsumexp(log_p, axis=1, keepdims=True)
 
     @available_if(lambda est: est._check_solver())
     @with_callbacks

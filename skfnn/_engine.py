@@ -6,6 +6,7 @@ row-major form (see docs/derivation.md):
 
     Z^l = A^{l-1} W^l + b^l                        forward
     A^l = σ_l(Z^l),  A^0 = X                       forward
+    Ã^l = A^l ⊙ M^l  (dropout, training only)      forward, backward
     Δ^L = s ⊙ δ^L(Y, Z^L, A^L)                     output_delta
     Δ^l = (Δ^{l+1} (W^{l+1})ᵀ) ⊙ σ_l'(Z^l)         backward
     ∂J/∂W^l = ((A^{l-1})ᵀ Δ^l + α W^l) / Σ s       backward, loss_and_gradient
@@ -122,6 +123,13 @@ class Workspace:
         self.As = [None] + [Z if same else np.empty(Z.shape, dtype)
                             for Z, same in zip(self.Zs[1:], net.in_place)]
         self.Deltas = [None] + [np.empty(shape, dtype) for shape in shapes[:-1]]
+        # Dropout: the masks M^l and the masked activations Ã^l = A^l ⊙ M^l of the
+        # hidden layers that drop units (none without dropout).
+        rates = [*getattr(net, "dropout", ()), 0.0][: len(shapes)]
+        self.Masks = [None] + [np.empty(shape, dtype) if p else None
+                               for shape, p in zip(shapes, rates)]
+        self.Drops = [None] + [np.empty(shape, dtype) if p else None
+                               for shape, p in zip(shapes, rates)]
         # One block for the α W term and the optimizer's step.
         self.scratch = np.empty(min(net.layout.size, BLOCK), dtype)
         self.theta, self.grad = theta, grad
@@ -134,8 +142,9 @@ class Workspace:
             return self
         part = copy.copy(self)
         part.n_samples = n
-        part.Zs, part.As, part.Deltas = ([None] + [M[:n] for M in arrays[1:]]
-                                         for arrays in (self.Zs, self.As, self.Deltas))
+        part.Zs, part.As, part.Deltas, part.Masks, part.Drops = (
+            [None] + [None if M is None else M[:n] for M in arrays[1:]]
+            for arrays in (self.Zs, self.As, self.Deltas, self.Masks, self.Drops))
         return part
 
     def views_of(self, theta, grad, layout):
@@ -170,23 +179,32 @@ def _times_derivative(net, l, Delta, Z, A):
     return Delta
 
 
-def forward(net, X, Ws, bs, workspace=None):
-    """Forward propagation; return the lists ``Zs`` and ``As``.
+def forward(net, X, Ws, bs, workspace=None, masks=None):
+    """Forward propagation; return the lists ``Zs``, ``As`` and ``inputs``.
 
     ``As[0]`` is X and ``Zs[0]`` is None, so that ``Zs[l]``, ``As[l]`` are
     Z^l, A^l of the derivation, for l = 1..L. X may be a scipy sparse matrix
     (only the first product touches it). With a workspace, a hidden layer
     whose σ' reads only a (``derivative_from_a``) computes A^l over Z^l, and
     ``Zs[l]`` is then A^l.
+
+    ``inputs[l]`` is what layer l+1 multiplies: A^l itself, or with dropout
+    (``masks[l]``, the mask M^l of hidden layer l, already scaled by
+    1 / (1 − p_l)) the masked Ã^l = A^l ⊙ M^l. Without masks ``inputs`` is
+    ``As``, the same list.
     """
     ws = workspace
     Zs, As = [None], [X]
+    inputs = As if masks is None else [X]
     for l, (W, b) in enumerate(zip(Ws, bs), start=1):
-        Z = _matmul(As[l - 1], W, ws and ws.Zs[l])
-        Z += b  # Z^l = A^{l-1} W^l + b^l
+        Z = _matmul(inputs[l - 1], W, ws and ws.Zs[l])
+        Z += b  # Z^l = Ã^{l-1} W^l + b^l  (Ã^{l-1} = A^{l-1} without dropout)
         Zs.append(Z)
         As.append(_activate(net, l, Z, ws and ws.As[l]))  # A^l = σ_l(Z^l)
-    return Zs, As
+        if masks is not None:
+            inputs.append(As[l] if masks[l] is None else  # Ã^l = A^l ⊙ M^l
+                          np.multiply(As[l], masks[l], out=ws and ws.Drops[l]))
+    return Zs, As, inputs
 
 
 def logits(net, X, Ws, bs):
@@ -229,20 +247,25 @@ def output_delta(net, Y, Zs, As, sample_weight):
     return Delta
 
 
-def backward(net, Y, Ws, Zs, As, sample_weight, gWs, gbs, workspace=None):
-    """δ-backpropagation of the data term: (A^{l-1})ᵀ Δ^l into ``gWs``, Σ_rows Δ^l into ``gbs``.
+def backward(net, Y, Ws, Zs, As, sample_weight, gWs, gbs, workspace=None, inputs=None,
+             masks=None):
+    """δ-backpropagation of the data term: (Ã^{l-1})ᵀ Δ^l into ``gWs``, Σ_rows Δ^l into ``gbs``.
 
-    :func:`loss_and_gradient` then adds α W^l and divides by Σ s, for all
-    layers at once on the packed gradient vector.
+    ``inputs`` and ``masks`` are :func:`forward`'s, with dropout (Ã = A
+    without). :func:`loss_and_gradient` then adds α W^l and divides by Σ s,
+    for all layers at once on the packed gradient vector.
     """
+    inputs = As if inputs is None else inputs
     Delta = output_delta(net, Y, Zs, As, sample_weight)
     for l in range(len(Ws), 0, -1):
         i = l - 1  # python index of layer l
-        _matmul(As[l - 1].T, Delta, gWs[i])  # (A^{l-1})ᵀ Δ^l
+        _matmul(inputs[l - 1].T, Delta, gWs[i])  # (Ã^{l-1})ᵀ Δ^l
         np.add.reduce(Delta, axis=0, out=gbs[i])  # Σ_rows Δ^l
         if l > 1:
-            # Δ^{l-1} = (Δ^l (W^l)ᵀ) ⊙ σ'_{l-1}(Z^{l-1})
+            # Δ^{l-1} = (Δ^l (W^l)ᵀ) ⊙ M^{l-1} ⊙ σ'_{l-1}(Z^{l-1})  (no M without dropout)
             Delta = _matmul(Delta, Ws[i].T, workspace and workspace.Deltas[l - 1])
+            if masks is not None and masks[l - 1] is not None:
+                Delta *= masks[l - 1]
             Delta = _times_derivative(net, l - 1, Delta, Zs[l - 1], As[l - 1])
 
 
@@ -252,7 +275,8 @@ def objective(net, Y, A_L, W_flat, sw_sum, sample_weight):
     return data_term + 0.5 * net.alpha * np.dot(W_flat, W_flat) / sw_sum
 
 
-def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace=None):
+def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace=None,
+                      masks=None):
     """Return (J, ∇J) for one batch at the packed parameters θ.
 
     Every consumer calls this one function: the SGD and Adam steps, L-BFGS and
@@ -271,6 +295,9 @@ def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace
         Where to write ∇J; allocated if None.
     workspace : Workspace, optional
         Scratch arrays for X's number of rows; allocated per call if None.
+    masks : list, optional
+        Dropout masks M^l of the hidden layers (:meth:`Network.draw_masks
+        <skfnn._network.Network.draw_masks>`); None trains without dropout.
 
     Returns
     -------
@@ -285,9 +312,9 @@ def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace
     Ws, bs, gWs, gbs = workspace.views_of(theta, grad, layout)
     W_flat, gW_flat = theta[layout.coefs], grad[layout.coefs]
     sw_sum = X.shape[0] if sample_weight is None else sample_weight.sum()
-    Zs, As = forward(net, X, Ws, bs, workspace)
+    Zs, As, inputs = forward(net, X, Ws, bs, workspace, masks)
     J = objective(net, Y, As[-1], W_flat, sw_sum, sample_weight)
-    backward(net, Y, Ws, Zs, As, sample_weight, gWs, gbs, workspace)
+    backward(net, Y, Ws, Zs, As, sample_weight, gWs, gbs, workspace, inputs, masks)
     # ∂J/∂W^l = ((A^{l-1})ᵀ Δ^l + α W^l) / Σ s and ∂J/∂b^l = Σ_rows Δ^l / Σ s:
     if net.alpha:
         for gW, W in blocks(gW_flat, W_flat):
@@ -296,11 +323,11 @@ def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace
     return J, grad
 
 
-def objective_at(net, theta, X, Y, sample_weight=None):
+def objective_at(net, theta, X, Y, sample_weight=None, masks=None):
     """Return J alone at θ (a forward pass, no backpropagation), with ``Zs`` and ``As``."""
     Ws, bs = net.layout.unpack(theta)
     sw_sum = X.shape[0] if sample_weight is None else sample_weight.sum()
-    Zs, As = forward(net, X, Ws, bs)
+    Zs, As, _ = forward(net, X, Ws, bs, masks=masks)
     return objective(net, Y, As[-1], theta[net.layout.coefs], sw_sum, sample_weight), Zs, As
 
 

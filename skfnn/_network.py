@@ -22,7 +22,7 @@ from . import activations as _activations
 from . import losses as _losses
 from ._engine import Layout, init_params
 
-__all__ = ["Network"]
+__all__ = ["INITIALIZERS", "Network"]
 
 
 class Network:
@@ -41,6 +41,12 @@ class Network:
         The Glorot-uniform numerator of each weight layer (see
         :func:`skfnn._engine.init_params`); by default each layer uses its
         activation's ``init_factor``.
+    dropout : sequence of float, optional
+        p_l, the probability of dropping a unit of hidden layer l during
+        training, one per hidden layer (default: no dropout).
+    init : str or callable, default="glorot_uniform"
+        The weight initialisation (see :data:`INITIALIZERS`), or a callable
+        ``init(fan_in, fan_out, random_state, dtype) -> W``.
 
     Attributes
     ----------
@@ -54,11 +60,14 @@ class Network:
         Each layer's kinks (points where σ' jumps), for gradient checks.
     """
 
-    def __init__(self, layer_units, sigmas, loss, alpha=0.0, init_factors=None):
+    def __init__(self, layer_units, sigmas, loss, alpha=0.0, init_factors=None, dropout=None,
+                 init="glorot_uniform"):
         self.layout = Layout(layer_units)
         self.sigmas = tuple(sigmas)
         self.loss = loss
         self.alpha = float(alpha)
+        self.dropout = tuple(float(p) for p in (dropout or [0.0] * (len(self.sigmas) - 1)))
+        self.init = init
         opt = _activations.optional
         self.init_factors = tuple(init_factors if init_factors is not None
                                   else (opt(s, "init_factor") for s in self.sigmas))
@@ -80,14 +89,51 @@ class Network:
         """σ_L, the output activation."""
         return self.sigmas[-1]
 
+    @property
+    def has_dropout(self):
+        return any(self.dropout)
+
     def initial_theta(self, random_state, dtype):
-        """θ drawn as a fresh fit starts (see :func:`skfnn._engine.init_params`)."""
-        return init_params(self.layout, self.init_factors, random_state, dtype)
+        """θ drawn as a fresh fit starts.
+
+        ``"glorot_uniform"`` is scikit-learn's scheme, draws included
+        (:func:`skfnn._engine.init_params`); every other scheme draws W^1,
+        W^2, ... in that order and starts the biases at 0.
+        """
+        if self.init == "glorot_uniform":
+            return init_params(self.layout, self.init_factors, random_state, dtype)
+        draw = INITIALIZERS.get(self.init, self.init)
+        Ws = [_checked_init(draw(fan_in, fan_out, random_state, dtype), (fan_in, fan_out),
+                            self.init)
+              for fan_in, fan_out in self.layout.coef_shapes]
+        bs = [np.zeros(n, dtype) for n in self.layer_units[1:]]
+        return self.layout.pack(Ws, bs, out=np.empty(self.layout.size, dtype=dtype))
+
+    def draw_masks(self, random_state, n_samples, dtype, workspace=None):
+        """The dropout masks of one batch: ``[None, M^1, ..., M^{L-1}, None]``.
+
+        M^l = [u ≥ p_l] / (1 − p_l) with u ~ U[0, 1) drawn from
+        ``random_state`` for each row and unit, hidden layer 1 first (none
+        for a layer with p_l = 0): inverted dropout, so that the expected
+        Ã^l = A^l ⊙ M^l is A^l and prediction needs no rescaling.
+        """
+        masks = [None]
+        for l, p in enumerate(self.dropout, start=1):
+            if not p:
+                masks.append(None)
+                continue
+            shape = (n_samples, self.layer_units[l])
+            keep = random_state.random_sample(shape) >= p
+            out = np.empty(shape, dtype) if workspace is None else workspace.Masks[l]
+            masks.append(np.multiply(keep, 1.0 / (1.0 - p), out=out))
+        masks.append(None)
+        return masks
 
     def replace(self, **changes):
         """A copy with some constructor arguments changed (``alpha=...``)."""
         params = dict(layer_units=self.layer_units, sigmas=self.sigmas, loss=self.loss,
-                      alpha=self.alpha, init_factors=self.init_factors)
+                      alpha=self.alpha, init_factors=self.init_factors, dropout=self.dropout,
+                      init=self.init)
         params.update(changes)
         return Network(**params)
 
@@ -109,6 +155,64 @@ class Network:
     def __repr__(self):
         return (f"Network(layer_units={list(self.layer_units)}, sigmas={list(self.sigmas)}, "
                 f"loss={self.loss!r}, alpha={self.alpha})")
+
+
+def _glorot_normal(fan_in, fan_out, random_state, dtype):
+    """W ~ N(0, 2 / (fan_in + fan_out)) (Glorot & Bengio, 2010)."""
+    return random_state.normal(0.0, np.sqrt(2.0 / (fan_in + fan_out)), (fan_in, fan_out))
+
+
+def _he_uniform(fan_in, fan_out, random_state, dtype):
+    """W ~ U(±sqrt(6 / fan_in)) (He et al., 2015)."""
+    bound = np.sqrt(6.0 / fan_in)
+    return random_state.uniform(-bound, bound, (fan_in, fan_out))
+
+
+def _he_normal(fan_in, fan_out, random_state, dtype):
+    """W ~ N(0, 2 / fan_in) (He et al., 2015)."""
+    return random_state.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, fan_out))
+
+
+def _lecun_normal(fan_in, fan_out, random_state, dtype):
+    """W ~ N(0, 1 / fan_in) (LeCun et al., 1998)."""
+    return random_state.normal(0.0, np.sqrt(1.0 / fan_in), (fan_in, fan_out))
+
+
+def _orthogonal(fan_in, fan_out, random_state, dtype):
+    """W with orthonormal columns (fan_in ≥ fan_out) or rows (Saxe et al., 2014).
+
+    The Q of the QR decomposition of a standard normal matrix, its columns'
+    signs fixed by R's diagonal so that W is uniformly distributed.
+    """
+    G = random_state.standard_normal((max(fan_in, fan_out), min(fan_in, fan_out)))
+    Q, R = np.linalg.qr(G)
+    Q *= np.sign(np.diag(R))
+    return Q if fan_in >= fan_out else Q.T
+
+
+#: The weight initialisations by name; "glorot_uniform" (scikit-learn's, with
+#: its uniform biases) is :func:`skfnn._engine.init_params`. The others start
+#: the biases at 0.
+INITIALIZERS = {
+    "glorot_normal": _glorot_normal,
+    "he_uniform": _he_uniform,
+    "he_normal": _he_normal,
+    "lecun_normal": _lecun_normal,
+    "orthogonal": _orthogonal,
+}
+
+
+def _checked_init(W, shape, init):
+    """A callable's W must be a finite real array of the layer's shape."""
+    W = np.asarray(W)
+    if W.shape != shape:
+        raise ValueError(f"init={init!r} returned W of shape {W.shape} for a layer with "
+                         f"fan_in={shape[0]}, fan_out={shape[1]}; it must return an array "
+                         f"of shape {shape}.")
+    if W.dtype.kind not in "biuf" or not np.isfinite(W).all():
+        raise ValueError(f"init={init!r} returned non-finite or non-real weights for a "
+                         f"layer of shape {shape}.")
+    return W
 
 
 def _builtin(obj, registry):
@@ -156,9 +260,13 @@ class _CheckedActivation:
         # The optional fast paths exist on the proxy only where the object has them.
         into = _activations.optional(sigma, "forward_into")
         fused = _activations.optional(sigma, "multiply_derivative")
+        product = _activations.optional(sigma, "vjp")
+        if getattr(type(sigma), "vjp", None) is _activations.Activation.vjp:
+            product = None  # the default g ⊙ σ'(z): through the checked derivative
         self.forward_into = into and self._checking(into, "forward_into(z, out)", z_at=0)
         self.multiply_derivative = fused and self._checking(
             fused, "multiply_derivative(delta, z, a)", z_at=1)
+        self.vjp = product and self._checking(product, "vjp(z, a, g)", z_at=0)
 
     def __getattr__(self, name):  # everything else (name, kinks, ...) as the object has it
         return getattr(self._sigma, name)

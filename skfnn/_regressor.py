@@ -54,7 +54,8 @@ class FNNRegressor(RegressorMixin, BaseFNN):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 loss="squared_error", out_activation="auto", scoring=None):
+                 loss="squared_error", out_activation="auto", scoring=None, dropout=0.0,
+                 init="glorot_uniform"):
         self._store_params(locals())
 
     def _validate_input(self, X, y, incremental, reset, classes=None):

@@ -104,10 +104,12 @@ def _network_state(net):
     return {"layer_units": [int(n) for n in net.layer_units],
             "sigmas": [_spec(s, ACTIVATIONS) for s in net.sigmas],
             "loss": _spec(net.loss, LOSSES), "alpha": float(net.alpha),
-            "init_factors": [float(f) for f in net.init_factors]}
+            "init_factors": [float(f) for f in net.init_factors],
+            "dropout": list(net.dropout), "init": net.init}
 
 
 def _network_from_state(state):
     return Network(state["layer_units"], [_from_spec(s, ACTIVATIONS) for s in state["sigmas"]],
                    _from_spec(state["loss"], LOSSES), state["alpha"],
-                   init_factors=state["init_factors"])
+                   init_factors=state["init_factors"], dropout=state["dropout"],
+                   init=state["init"])

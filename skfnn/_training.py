@@ -134,7 +134,8 @@ def fit_stochastic(run, hooks, *, batch_size, shuffle, random_state):
             call(hooks, "epoch_begin", run)
             if shuffle:
                 sample_idx = _shuffle(sample_idx, random_state=random_state)
-            run.epoch_loss = _epoch(run, sample_idx if shuffle else None, grad, workspace, nets)
+            run.epoch_loss = _epoch(run, sample_idx if shuffle else None, grad, workspace, nets,
+                                    random_state)
             call(hooks, "epoch_end", run)
             if run.stop:
                 break
@@ -144,23 +145,26 @@ def fit_stochastic(run, hooks, *, batch_size, shuffle, random_state):
     call(hooks, "end", run)
 
 
-def _epoch(run, sample_idx, grad, workspace, nets):
+def _epoch(run, sample_idx, grad, workspace, nets, random_state):
     """One pass of minibatch steps over the samples; return the mean batch loss.
 
     ``sample_idx`` is the shuffled order (None: in order, and batches are
     slices of X, not copies). The workspace was made for the batch size; a
-    smaller last batch takes its rows.
+    smaller last batch takes its rows. With dropout, each batch's masks are
+    drawn from ``random_state`` before its step (after the epoch's shuffle).
     """
     X, Y, sample_weight, theta = run.X, run.Y, run.sample_weight, run.theta
-    n_samples = X.shape[0]
+    n_samples, dropout = X.shape[0], run.net.has_dropout
     accumulated_loss = 0.0
     for batch in gen_batches(n_samples, workspace.n_samples):
         n_batch = batch.stop - batch.start
         idx = batch if sample_idx is None else sample_idx[batch]
         sw = None if sample_weight is None else sample_weight[idx]
         Y_batch = Y[idx].astype(theta.dtype, copy=False)
-        J, _ = _engine.loss_and_gradient(next(nets), theta, X[idx], Y_batch, sw, grad,
-                                         workspace.rows(n_batch))
+        ws = workspace.rows(n_batch)
+        masks = run.net.draw_masks(random_state, n_batch, theta.dtype, ws) if dropout else None
+        J, _ = _engine.loss_and_gradient(next(nets), theta, X[idx], Y_batch, sw, grad, ws,
+                                         masks)
         if run.reference_loss is None:
             run.reference_loss = J
         accumulated_loss += J * n_batch

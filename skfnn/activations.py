@@ -37,6 +37,7 @@ __all__ = [
     "Tanh",
     "get_activation",
     "optional",
+    "vjp",
 ]
 
 
@@ -119,6 +120,14 @@ class Activation(Parametrised):
     def derivative(self, z, a):
         """Return σ'(z), an array of z's shape, given z and a = σ(z)."""
         raise NotImplementedError
+
+    def vjp(self, z, a, g):
+        """Return (∂a/∂z)ᵀ g per row: the output error δ^L = (∂a/∂z)ᵀ ∂ℓ/∂a.
+
+        For an elementwise σ the Jacobian is diagonal and this is g ⊙ σ'(z);
+        an activation that couples the units of a row (softmax) overrides it.
+        """
+        return g * self.derivative(z, a)
 
 
 class Identity(Activation):
@@ -313,10 +322,12 @@ class Exp(Activation):
 class Softmax(Activation):
     """σ(z)_k = e^{z_k} / Σ_j e^{z_j}, row by row (an output activation only).
 
-    Softmax is not elementwise: its Jacobian couples the units of a row. It is
-    therefore only allowed as the output activation of a multiclass
-    classifier, where the log-loss fuses it into δ^L = a − y;
-    :meth:`derivative` is not defined.
+    Softmax is not elementwise: its Jacobian ∂a_k/∂z_j = a_k (δ_kj − a_j)
+    couples the units of a row, so it is only allowed as the output activation
+    of a multiclass classifier. It enters δ^L through :meth:`vjp`,
+    (∂a/∂z)ᵀ g = a ⊙ (g − ⟨g, a⟩) per row (the Jacobian is symmetric), for any
+    loss; the log-loss fuses the product into δ^L = a − y. :meth:`derivative`
+    (an elementwise σ') is not defined.
     """
 
     name = "softmax"
@@ -336,8 +347,12 @@ class Softmax(Activation):
 
     def derivative(self, z, a):
         raise NotImplementedError(
-            "softmax has no elementwise derivative; pair it with log_loss."
+            "softmax has no elementwise derivative: its Jacobian couples the units of a "
+            "row. It enters δ^L through vjp(z, a, g) = a ⊙ (g − ⟨g, a⟩)."
         )
+
+    def vjp(self, z, a, g):
+        return a * (g - np.einsum("ij,ij->i", g, a)[:, np.newaxis])
 
 
 #: The optional attributes of an activation, and the default each takes when an
@@ -352,7 +367,30 @@ OPTIONAL_ATTRIBUTES = {
     "output_range": None,
     "forward_into": None,
     "multiply_derivative": None,
+    "vjp": None,
 }
+
+
+def vjp(sigma, z, a, g):
+    """(∂a/∂z)ᵀ g for any activation object: its ``vjp``, else g ⊙ σ'(z) (elementwise).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfnn.activations import Softmax, Tanh, vjp
+    >>> z = np.array([[0.5, -1.0, 2.0]])
+    >>> a = Softmax().forward(z)
+    >>> g = np.array([[1.0, 0.0, 0.0]])
+    >>> J = np.diag(a[0]) - np.outer(a[0], a[0])  # the softmax Jacobian
+    >>> bool(np.allclose(vjp(Softmax(), z, a, g), g @ J))
+    True
+    >>> bool(np.allclose(vjp(Tanh(), z, np.tanh(z), g), g * (1 - np.tanh(z) ** 2)))
+    True
+    """
+    product = optional(sigma, "vjp")
+    if product is not None:
+        return product(z, a, g)
+    return g * sigma.derivative(z, a)
 
 
 def optional(sigma, attribute):

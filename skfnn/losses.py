@@ -6,9 +6,10 @@ returns the (weighted) mean of ℓ over the samples. This is the quantity the
 gradient descends and the one reported in ``loss_curve_``.
 
 A loss owns δ^L. Its default :meth:`Loss.delta` is the general chain rule
-``gradient(y, a) * activation.derivative(z, a)``, valid for any elementwise
-output activation. Canonical pairs (loss, link) override it with the exact,
-numerically stable shortcut δ^L = a − y.
+δ^L = (∂a/∂z)ᵀ ∂ℓ/∂a: ``gradient(y, a) * activation.derivative(z, a)`` for an
+elementwise output activation, the activation's Jacobian-vector product
+(:func:`skfnn.activations.vjp`) for softmax. Canonical pairs (loss, link)
+override it with the exact, numerically stable shortcut δ^L = a − y.
 """
 
 import numpy as np
@@ -17,6 +18,7 @@ from scipy.special import xlogy
 from ._params import Parametrised, lookup
 from ._params import optional as _optional
 from .activations import Exp, Identity, Logistic, Softmax
+from .activations import vjp as _vjp
 
 __all__ = [
     "LOSSES",
@@ -112,14 +114,15 @@ class Loss(Parametrised):
     def delta(self, y, z, a, activation):
         """Return δ^L = ∂ℓ_i/∂z_i, one row per sample.
 
-        The general chain rule ∂ℓ/∂a ⊙ σ'(z); for the canonical link the
-        factors cancel to a − y, which is exact and avoids dividing by
-        σ'(z) ≈ 0 in saturated units.
+        The general chain rule δ^L = (∂a/∂z)ᵀ ∂ℓ/∂a: ∂ℓ/∂a ⊙ σ'(z) for an
+        elementwise output, a ⊙ (g − ⟨g, a⟩) for softmax (the activation's
+        ``vjp``). For the canonical link the factors cancel to a − y, which
+        is exact and avoids dividing by σ'(z) ≈ 0 in saturated units.
         """
         # The exact type: a subclass may compute another function.
         if self.canonical_link is not None and type(activation) is self.canonical_link:
             return a - y
-        return self.gradient(y, a) * activation.derivative(z, a)
+        return _vjp(activation, z, a, self.gradient(y, a))
 
     def check_target(self, y):
         """Raise ValueError if the target y lies outside the loss's domain."""
@@ -241,9 +244,9 @@ class LogLoss(Loss):
     """Multinomial log-loss ℓ = −Σ_k y_k log a_k, with a softmax output.
 
     ∂ℓ/∂a = −y / a; with the canonical softmax link δ^L = a − y (the softmax
-    Jacobian only ever appears fused into this shortcut). Given a logistic or
-    other elementwise output, the estimator uses :class:`BinaryLogLoss`
-    instead, as scikit-learn does.
+    Jacobian fused into the shortcut). Given a logistic or other elementwise
+    output, the estimator uses :class:`BinaryLogLoss` instead, as
+    scikit-learn does (one-vs-rest for a multiclass target).
     """
 
     name = "log_loss"

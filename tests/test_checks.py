@@ -439,7 +439,7 @@ def test_a_pre_activation_exactly_at_the_relu_kink_is_skipped():
     X = X.copy()
     X[0] = [1.0, 0.0, 0.0]
     est.intercepts_[0][0] = -est.coefs_[0][0, 0]
-    Zs, _ = _engine.forward(est._net, X, est.coefs_, est.intercepts_)
+    Zs, _, _ = _engine.forward(est._net, X, est.coefs_, est.intercepts_)
     assert Zs[1][0, 0] == 0.0
 
     result = check_gradients(est, X, y, raise_on_failure=True)

@@ -83,7 +83,7 @@ def test_one_sample_logistic_hidden_layer():
     sigmas = [get_activation("logistic"), get_activation("identity")]
     theta = _theta(W1, b1, W2, b2)
     Ws, bs = _layout(1).unpack(theta)
-    Zs, As = _engine.forward(_net(1, sigmas), X, Ws, bs)
+    Zs, As, _ = _engine.forward(_net(1, sigmas), X, Ws, bs)
     np.testing.assert_allclose(Zs[1], [[z1_1, z1_2]], rtol=1e-14)
     np.testing.assert_allclose(As[1], [[a1_1, a1_2]], rtol=1e-14)
     np.testing.assert_allclose(Zs[2], [[z2]], rtol=1e-14)
