@@ -478,9 +478,10 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
     def _resume_bookkeeping(self):
         """Continue a fit in a mode (early stopping or not) the last fit did not use."""
         if self.early_stopping:
-            if self.validation_scores_ is None:
-                self.validation_scores_, self.best_validation_score_ = [], -np.inf
-                self.best_loss_ = None
+            if self.validation_scores_ is None:  # X_val without early stopping makes a list
+                self.validation_scores_ = []
+            if self.best_validation_score_ is None:
+                self.best_validation_score_, self.best_loss_ = -np.inf, None
             if not hasattr(self, "_best_theta"):  # the weights so far are the best so far
                 self._best_theta = self._theta.copy()
         else:

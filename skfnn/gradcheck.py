@@ -133,6 +133,11 @@ class GradientCheckResult:
         The backprop and finite-difference gradients at the checked
         coordinates ``indices`` of θ.
     indices : ndarray
+    dropout : tuple of float or None
+        The hidden layers' dropout rates when the network drops units: the
+        check then draws one set of masks (from ``random_state``) and holds it
+        fixed for every evaluation of J, so that it compares the gradient of
+        the objective one training step with those masks descends.
     """
 
     blocks: list
@@ -144,6 +149,7 @@ class GradientCheckResult:
     gradient: np.ndarray
     numerical_gradient: np.ndarray
     indices: np.ndarray
+    dropout: tuple = None
 
     @property
     def max_rel_error(self):
@@ -177,6 +183,8 @@ class GradientCheckResult:
         scope = (f"a random subset of {checked} of {self.n_params} coordinates"
                  if self.subset else f"all {self.n_params} coordinates")
         verdict = "PASSED" if self.passed else "FAILED"
+        if self.dropout is not None:
+            scope += f", dropout {list(self.dropout)} with its masks held fixed"
         lines.append(
             f"{verdict}: max relative error {self.max_rel_error:.2e} "
             f"(tol {self.tol:.0e}, eps {self.eps:.0e}, {scope}, J = {self.loss:.6g})"
@@ -198,6 +206,10 @@ def check_gradients(estimator, X, y, sample_weight=None, *, eps=1e-6, tol=1e-6,
     (same initialisation and validation). Either way the check runs in float64
     on θ, the packed vector of ``coefs_`` and ``intercepts_``, for the
     estimator's own activations, loss, output activation and ``alpha``.
+
+    With dropout, one set of masks is drawn from ``random_state`` and held
+    fixed while the differences are taken (the result says so): the check is
+    then exact for the objective of a training step with those masks.
 
     Near a kink of an activation (relu at 0, ...) or of a loss (absolute error
     at a = y, ...) a finite difference measures a one-sided mixture of two
@@ -221,7 +233,7 @@ def check_gradients(estimator, X, y, sample_weight=None, *, eps=1e-6, tol=1e-6,
         When θ is longer, a random subset of this many coordinates is checked
         (2 forward passes each).
     random_state : int, RandomState instance or None, default=0
-        Seeds the subset.
+        Seeds the dropout masks (if any), then the subset.
     raise_on_failure : bool, default=False
         Raise :class:`GradientCheckError` instead of returning a failed result.
 
@@ -245,17 +257,20 @@ def check_gradients(estimator, X, y, sample_weight=None, *, eps=1e-6, tol=1e-6,
     """
     X, Y, sample_weight, theta, net = _prepare(estimator, X, y, sample_weight)
     layout = net.layout
+    rng = check_random_state(random_state)
+    # Dropout makes J random: one draw of the masks, held fixed for every evaluation,
+    # gives the deterministic objective whose gradient one training step uses.
+    masks = net.draw_masks(rng, X.shape[0], np.float64) if net.has_dropout else None
 
     def evaluate(point):
-        J, Zs, As = _engine.objective_at(net, point, X, Y, sample_weight)
+        J, Zs, As = _engine.objective_at(net, point, X, Y, sample_weight, masks)
         return J, _kink_pattern(net, Zs, As, Y)
 
-    J0, grad = _engine.loss_and_gradient(net, theta, X, Y, sample_weight)
+    J0, grad = _engine.loss_and_gradient(net, theta, X, Y, sample_weight, masks=masks)
     _, pattern = evaluate(theta)
     indices = np.arange(theta.size)
     subset = theta.size > max_params
     if subset:
-        rng = check_random_state(random_state)
         indices = np.sort(rng.choice(theta.size, max_params, replace=False))
     numerical = np.empty(indices.size)
     valid = np.ones(indices.size, dtype=bool)
@@ -272,6 +287,7 @@ def check_gradients(estimator, X, y, sample_weight=None, *, eps=1e-6, tol=1e-6,
         blocks=_block_errors(layout, indices, grad[indices], numerical, valid),
         tol=tol, eps=eps, n_params=theta.size, subset=subset, loss=J0,
         gradient=grad[indices], numerical_gradient=numerical, indices=indices,
+        dropout=net.dropout if masks is not None else None,
     )
     if raise_on_failure:
         result.raise_if_failed()
