@@ -12,7 +12,9 @@ older scikit-learn, :class:`CallbackSupportMixin` is a stand-in whose
 
 import sklearn
 from sklearn.base import _fit_context
+from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
+from sklearn.utils._plotting import _validate_style_kwargs
 from sklearn.utils.multiclass import _check_partial_fit_first_call
 from sklearn.utils.validation import _check_sample_weight, _num_samples, validate_data
 
@@ -23,10 +25,12 @@ __all__ = [
     "Interval",
     "Options",
     "StrOptions",
+    "check_matplotlib_support",
     "_check_partial_fit_first_call",
     "_check_sample_weight",
     "_fit_context",
     "_num_samples",
+    "_validate_style_kwargs",
     "validate_data",
     "with_callbacks",
 ]
