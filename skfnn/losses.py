@@ -69,8 +69,8 @@ class Loss(Parametrised):
     ...         return 0.25 * ((a - y) ** 4).sum(axis=1)
     ...     def gradient(self, y, a):
     ...         return (a - y) ** 3
-    >>> Quartic()(np.array([[0.0], [1.0]]), np.array([[2.0], [1.0]]))
-    np.float64(2.0)
+    >>> float(Quartic()(np.array([[0.0], [1.0]]), np.array([[2.0], [1.0]])))
+    2.0
     """
 
     name = "loss"
