@@ -38,7 +38,7 @@ API_PAGE = ROOT / "docs" / "api.md"
 
 #: The public modules, in the page's order; extend this to document a new module.
 PUBLIC_MODULES = ("skfnn", "skfnn.activations", "skfnn.losses", "skfnn.gradcheck",
-                  "skfnn.exceptions", "skfnn.plotting", "skfnn.onnx")
+                  "skfnn.exceptions", "skfnn.plotting", "skfnn.onnx", "skfnn.io")
 #: Modules without a leading underscore that are not public API (not on the page).
 INTERNAL_MODULES = ("skfnn.optimizers",)
 
