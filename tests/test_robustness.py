@@ -780,3 +780,524 @@ def test_no_false_alarm_from_one_outlier_in_y(solver):
     assert np.isfinite(ref.loss_curve_).all() and ref.loss_curve_[-1] <= ref.loss_curve_[0]
     est = FNNRegressor(**params).fit(X, y)
     assert_allclose(est.loss_curve_, ref.loss_curve_, rtol=1e-6)
+
+
+# ======================================================================
+# 6. A failed fit changes nothing
+# ======================================================================
+def snapshot(est):
+    """What must survive a failed call: a deep copy of the state, and the objects themselves."""
+    params = set(est.get_params(deep=False))
+    state = {k: copy.deepcopy(v) for k, v in vars(est).items() if k not in params and k != "_net"}
+    objects = dict(vars(est))
+    arrays = list(getattr(est, "coefs_", [])) + list(getattr(est, "intercepts_", []))
+    return state, objects, arrays
+
+
+def assert_unchanged(est, before):
+    state, objects, arrays = before
+    assert vars(est).keys() == objects.keys()
+    for k, v in objects.items():
+        if k in state:
+            assert_equal_state(vars(est)[k], state[k], k)
+        else:  # parameters and the network: the very same objects
+            assert vars(est)[k] is v, k
+    assert all(a is b for a, b in zip(est.coefs_ + est.intercepts_, arrays))
+    assert all(W.base is est._theta for W in est.coefs_ + est.intercepts_)
+
+
+def warm_started(solver, activation, early_stopping=False):
+    X, y = regression_data()
+    est = FNNRegressor((5,), activation=activation, solver=solver, max_iter=4,
+                       batch_size=20, warm_start=True, early_stopping=early_stopping,
+                       validation_fraction=0.2, learning_rate_init=0.01, random_state=0)
+    return est.fit(X, y), X, y
+
+
+@pytest.mark.parametrize("Estimator", [FNNRegressor, FNNClassifier])
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_a_fit_from_scratch_that_fails_leaves_the_estimator_unfitted(Estimator, solver):
+    X, y = classification_data()
+    est = Estimator((5,), activation=Bomb(at=4), solver=solver, max_iter=10, batch_size=20,
+                    random_state=0)
+    params = dict(vars(est))
+    with pytest.raises(RuntimeError, match="bomb at forward call 4"):
+        est.fit(X, y)
+    assert vars(est) == params
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)
+
+
+@pytest.mark.parametrize("solver, early_stopping", [
+    ("sgd", False), ("adam", False), ("lbfgs", False), ("sgd", True), ("adam", True)])
+def test_a_failed_warm_start_restores_everything_then_training_continues_exactly(
+        solver, early_stopping):
+    est, X, y = warm_started(solver, Bomb(), early_stopping)
+    untouched = copy.deepcopy(est)
+    before = snapshot(est)
+    est.activation.at = est.activation.calls + 5  # in the second epoch of the next fit
+    with pytest.raises(RuntimeError, match="bomb"):
+        est.fit(X, y)
+    assert_unchanged(est, before)
+    est.activation.at = untouched.activation.at = None
+    for a in (est, untouched):
+        a.fit(X, y)
+    assert_same_model(est, untouched)
+    assert est.loss_curve_ == untouched.loss_curve_
+    assert est.n_iter_ == untouched.n_iter_ and est.t_ == untouched.t_
+
+
+@pytest.mark.parametrize("solver", STOCHASTIC)
+@pytest.mark.parametrize("Estimator", [FNNRegressor, FNNClassifier])
+def test_a_failed_partial_fit_restores_everything_then_training_continues_exactly(
+        solver, Estimator):
+    X, y = classification_data()
+    est = Estimator((5,), activation=Bomb(), solver=solver, batch_size=20, random_state=0)
+    first = dict(classes=[0, 1]) if Estimator is FNNClassifier else {}
+    est.partial_fit(X, y, **first)
+    est.partial_fit(X, y)
+    untouched = copy.deepcopy(est)
+    before = snapshot(est)
+    est.activation.at = est.activation.calls + 2  # the third minibatch
+    with pytest.raises(RuntimeError, match="bomb"):
+        est.partial_fit(X, y)
+    assert_unchanged(est, before)
+    est.activation.at = untouched.activation.at = None
+    for a in (est, untouched):
+        a.partial_fit(X, y)
+    assert_same_model(est, untouched)
+    assert vars(est._optimizer).keys() == vars(untouched._optimizer).keys()
+    for k, v in vars(untouched._optimizer).items():
+        assert_equal_state(vars(est._optimizer)[k], v, f"_optimizer.{k}")
+
+
+def test_a_failed_first_partial_fit_of_a_classifier_leaves_no_classes():
+    X, y = classification_data()
+    est = FNNClassifier((5,), activation=Bomb(at=1))
+    with pytest.raises(RuntimeError):
+        est.partial_fit(X, y, classes=[0, 1])
+    assert not hasattr(est, "classes_") and not hasattr(est, "coefs_")
+    est.activation.at = None
+    est.partial_fit(X, y, classes=[0, 1])  # the first call is the first call again
+    assert_array_equal(est.classes_, [0, 1])
+
+
+def test_a_failed_refit_keeps_the_previous_model():
+    X, y = regression_data()
+    est = FNNRegressor((5,), activation=Bomb(), solver="lbfgs", max_iter=10,
+                       random_state=0).fit(X, y)
+    prediction = est.predict(X)
+    before = snapshot(est)
+    est.activation.at = est.activation.calls + 3
+    with pytest.raises(RuntimeError):
+        est.fit(X[:30], y[:30])  # warm_start=False: a fresh fit on other data
+    assert_unchanged(est, before)
+    assert_array_equal(est.predict(X), prediction)
+
+
+def test_a_failed_fit_leaves_the_users_loss_curve_list_as_it_was():
+    """The list object a user holds (est.loss_curve_) keeps its contents and stays the
+    estimator's: "exactly as it was" includes the objects, not only equal copies."""
+    est, X, y = warm_started("adam", Bomb())
+    curve = est.loss_curve_
+    length = len(curve)
+    est.activation.at = est.activation.calls + 5
+    with pytest.raises(RuntimeError):
+        est.fit(X, y)
+    assert len(curve) == length, f"the held list grew to {len(curve)} entries"
+    assert est.loss_curve_ is curve
+
+
+class _Failing:
+    """Wraps the engine's loss_and_gradient to raise ``error`` on its ``at``-th call."""
+
+    def __init__(self, at, error):
+        from skfnn import _engine
+
+        self.original, self.at, self.error, self.calls = _engine.loss_and_gradient, at, error, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls == self.at:
+            raise self.error()
+        return self.original(*args, **kwargs)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_memory_error_mid_fit_restores_everything(solver, monkeypatch):
+    from skfnn import _engine
+
+    est, X, y = warm_started(solver, "relu")
+    untouched = copy.deepcopy(est)
+    before = snapshot(est)
+    monkeypatch.setattr(_engine, "loss_and_gradient", _Failing(4, MemoryError))
+    with pytest.raises(MemoryError):
+        est.fit(X, y)
+    assert_unchanged(est, before)
+    monkeypatch.undo()
+    est.fit(X, y)
+    untouched.fit(X, y)
+    assert_same_model(est, untouched)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_memory_error_in_a_fit_from_scratch_leaves_it_unfitted(solver, monkeypatch):
+    from skfnn import _engine
+
+    X, y = regression_data()
+    monkeypatch.setattr(_engine, "loss_and_gradient", _Failing(3, MemoryError))
+    est = FNNRegressor((5,), solver=solver, batch_size=20, max_iter=5)
+    with pytest.raises(MemoryError):
+        est.fit(X, y)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)
+
+
+@pytest.mark.parametrize("solver", STOCHASTIC)
+def test_keyboard_interrupt_keeps_the_model_of_the_steps_that_ran(solver):
+    X, y = regression_data()
+    params = dict(hidden_layer_sizes=(5,), solver=solver, batch_size=10, shuffle=False,
+                  learning_rate_init=0.01, random_state=0)
+    # 6 minibatches per epoch: the 15th forward call is the third step of epoch 3.
+    est = FNNRegressor(activation=Bomb(at=15, error=KeyboardInterrupt), max_iter=50, **params)
+    with pytest.warns(UserWarning, match="Training interrupted by user."):
+        est.fit(X, y)
+    assert est.n_iter_ == len(est.loss_curve_) == 2
+    # The same 14 steps another way: two epochs, then an epoch of two minibatches.
+    ref = FNNRegressor(activation="tanh", max_iter=2, **params).fit(X, y)
+    ref.partial_fit(X[:20], y[:20])
+    assert_same_model(est, ref, rtol=1e-12)
+    by_hand = forward_by_hand(X, est.coefs_, est.intercepts_, np.tanh, lambda z: z)
+    assert_allclose(est.predict(X), by_hand.ravel(), rtol=1e-12)
+
+
+def test_keyboard_interrupt_in_lbfgs_keeps_the_last_completed_iterate():
+    X, y = regression_data()
+    est = FNNRegressor((5,), activation=Bomb(at=12, error=KeyboardInterrupt), solver="lbfgs",
+                       alpha=0.01, max_iter=100, random_state=0)
+    with pytest.warns(UserWarning, match="Training interrupted by user."):
+        est.fit(X, y)
+    assert 0 < est.n_iter_ == len(est.loss_curve_) < 12
+    J = squared_error_objective(X, y, est.coefs_, est.intercepts_, 0.01)
+    assert est.loss_curve_[-1] == pytest.approx(J, rel=1e-10)
+    assert est.loss_ == pytest.approx(J, rel=1e-10)
+    # The iterations that ran are those of an uninterrupted fit.
+    ref = FNNRegressor((5,), activation="tanh", solver="lbfgs", alpha=0.01, max_iter=100,
+                       random_state=0).fit(X, y)
+    assert_allclose(est.loss_curve_, ref.loss_curve_[:est.n_iter_], rtol=1e-10)
+
+
+# ======================================================================
+# 7. The model at predict time
+# ======================================================================
+def fitted_classifier():
+    X, y = classification_data(n_classes=3)
+    return FNNClassifier((5,), solver="lbfgs", max_iter=10, random_state=0).fit(X, y), X, y
+
+
+CORRUPTIONS = {
+    "nan": (lambda e: e.coefs_[0].__setitem__((0, 0), np.nan), r"coefs_\[0\].*non-finite"),
+    "inf": (lambda e: e.intercepts_[1].__setitem__(0, np.inf), r"intercepts_\[1\].*non-finite"),
+    "complex": (lambda e: e.coefs_.__setitem__(1, e.coefs_[1] + 1j),
+                r"coefs_\[1\].*complex128"),
+    "string": (lambda e: e.coefs_.__setitem__(0, e.coefs_[0].astype(str)), r"coefs_\[0\].*<U"),
+    "object": (lambda e: e.intercepts_.__setitem__(0, e.intercepts_[0].astype(object)),
+               r"intercepts_\[0\].*object"),
+}
+
+
+@pytest.mark.parametrize("corruption", CORRUPTIONS)
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "predict_log_proba", "score",
+                                    "partial_fit"])
+def test_unusable_parameters_get_a_clear_error(corruption, method):
+    est, X, y = fitted_classifier()
+    est.set_params(solver="adam")
+    mutate, message = CORRUPTIONS[corruption]
+    mutate(est)
+    call = getattr(est, method)
+    with pytest.raises(ValueError, match=message):
+        call(X, y) if method in ("score", "partial_fit") else call(X)
+
+
+def test_parameters_assigned_as_nested_lists_work_or_get_a_clear_error():
+    est, X, y = fitted_classifier()
+    expected = est.predict_proba(X)
+    est.coefs_[0] = est.coefs_[0].tolist()
+    for method in ("predict_proba", "predict_log_proba"):
+        try:
+            got = getattr(est, method)(X)
+        except (ValueError, TypeError) as error:
+            assert "coefs_[0]" in str(error), str(error)
+            continue
+        assert_allclose(np.exp(got) if method == "predict_log_proba" else got, expected,
+                        rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, bool])
+def test_integer_parameters_train_like_floats_or_get_a_clear_error(dtype):
+    X, y = regression_data()
+    est = FNNRegressor((5,), solver="sgd", max_iter=5, random_state=0).fit(X, y)
+    est.coefs_ = [np.ones(W.shape, dtype=dtype) for W in est.coefs_]
+    est.intercepts_ = [np.zeros(b.shape, dtype=dtype) for b in est.intercepts_]
+    as_float = copy.deepcopy(est)
+    as_float.coefs_ = [W.astype(float) for W in est.coefs_]
+    as_float.intercepts_ = [b.astype(float) for b in est.intercepts_]
+    assert_allclose(est.predict(X), as_float.predict(X), rtol=1e-12)  # predict accepts them
+    try:
+        est.partial_fit(X, y)
+    except (ValueError, TypeError) as error:
+        assert "coefs_" in str(error) or "intercepts_" in str(error), str(error)
+        return
+    as_float.partial_fit(X, y)
+    assert_same_model(est, as_float, rtol=1e-12)
+
+
+def test_non_finite_outputs_of_a_custom_activation_at_predict_are_not_a_class():
+    """NaN weights get an error (above); NaN outputs must not become classes_[0] either."""
+    X, y = classification_data()
+    clf = FNNClassifier((5,), activation=NanBeyondFive(), solver="lbfgs", max_iter=30,
+                        random_state=0).fit(X, y)
+    far = X * 100
+    with np.errstate(invalid="ignore"):
+        by_hand = forward_by_hand(far, clf.coefs_, clf.intercepts_, NanBeyondFive().forward,
+                                  expit)
+    assert np.isnan(by_hand).any()  # the premise: this network's outputs are NaN there
+    with pytest.raises(ValueError, match="non-finite|nan"), np.errstate(invalid="ignore"):
+        clf.predict(far)
+
+
+# ======================================================================
+# 8. BLAS threads: the divergence check runs inside the one-thread limit
+# ======================================================================
+def test_the_final_divergence_check_runs_under_the_fits_blas_limit(monkeypatch):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from skfnn import _hooks
+
+    def blas_threads():
+        return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+    seen = []
+    original = _hooks.DivergenceGuard.end
+
+    def recording_end(self, run):
+        seen.append(blas_threads())
+        return original(self, run)
+
+    monkeypatch.setattr(_hooks.DivergenceGuard, "end", recording_end)
+    X, y = regression_data()
+    with threadpool_limits(limits=2, user_api="blas"):
+        for solver in SOLVERS:
+            FNNRegressor((5,), solver=solver, max_iter=3, random_state=0).fit(X, y)
+        assert blas_threads() == {2}
+    assert seen == [{1}] * 3
+
+
+# ======================================================================
+# 9. Pickles
+# ======================================================================
+def test_a_pickle_carries_the_version_and_loads_silently_under_the_same_one():
+    est = FNNRegressor((3,), max_iter=3, random_state=0).fit(*regression_data())
+    assert est.__getstate__()["_skfnn_version"] == skfnn.__version__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pickle.loads(pickle.dumps(est))
+
+
+@pytest.mark.parametrize("Estimator", [FNNRegressor, FNNClassifier])
+def test_loading_a_pickle_of_another_version_warns(Estimator, monkeypatch):
+    from sklearn.exceptions import InconsistentVersionWarning as SklearnWarning
+
+    from skfnn import _state
+    from skfnn.exceptions import InconsistentVersionWarning
+
+    X, y = classification_data()
+    data = pickle.dumps(Estimator((3,), max_iter=3, random_state=0).fit(X, y))
+    monkeypatch.setattr(_state, "__version__", "99.0")
+    with pytest.warns(InconsistentVersionWarning) as record:
+        loaded = pickle.loads(data)
+    warning = record[0].message
+    assert warning.original_version == skfnn.__version__ and warning.current_version == "99.0"
+    assert warning.original_sklearn_version == skfnn.__version__  # scikit-learn's names
+    assert Estimator.__name__ in str(warning) and "skfnn version" in str(warning)
+    with pytest.warns(SklearnWarning):  # code filtering scikit-learn's warning sees it
+        again = pickle.loads(data)
+    assert_array_equal(loaded.predict(X), again.predict(X))
+
+
+def test_a_state_without_a_version_stamp_warns_unknown():
+    from skfnn.exceptions import InconsistentVersionWarning
+
+    est = FNNRegressor((3,), max_iter=3, random_state=0).fit(*regression_data())
+    state = est.__getstate__()
+    del state["_skfnn_version"]
+    with pytest.warns(InconsistentVersionWarning, match="version unknown"):
+        FNNRegressor().__setstate__(state)
+
+
+@pytest.mark.parametrize("solver", STOCHASTIC)
+def test_the_pickle_holds_no_best_weights_without_early_stopping(solver):
+    X, y = make_regression(n_samples=300, n_features=20, random_state=0)
+    sizes = {}
+    for early_stopping in (False, True):
+        est = FNNRegressor((50,), solver=solver, max_iter=3, early_stopping=early_stopping,
+                           random_state=0).fit(X, y)
+        assert ("_best_theta" in est.__getstate__()) == early_stopping
+        sizes[early_stopping] = len(pickle.dumps(est))
+    theta_bytes = sum(p.nbytes for p in est.coefs_ + est.intercepts_)
+    optimizer_bytes = sum(v.nbytes for v in vars(est._optimizer).values()
+                          if isinstance(v, np.ndarray))
+    # Early stopping adds one θ (the best weights), and nothing else is stored twice.
+    assert theta_bytes <= sizes[True] - sizes[False] < theta_bytes + 500
+    assert sizes[False] < theta_bytes + optimizer_bytes + 4000
+
+
+def test_an_lbfgs_pickle_holds_the_weights_once():
+    X, y = make_regression(n_samples=300, n_features=20, random_state=0)
+    est = FNNRegressor((50,), solver="lbfgs", max_iter=3, random_state=0).fit(X, y)
+    theta_bytes = sum(p.nbytes for p in est.coefs_ + est.intercepts_)
+    assert theta_bytes < len(pickle.dumps(est)) < theta_bytes + 4000
+
+
+@pytest.mark.parametrize("Estimator, solver", [(FNNRegressor, "adam"), (FNNRegressor, "lbfgs"),
+                                               (FNNClassifier, "sgd")])
+def test_the_pickled_state_is_plain_data(Estimator, solver):
+    """Loading it needs numpy, the estimator class and (classifier) LabelBinarizer only."""
+    X, y = classification_data(n_classes=3)
+    est = Estimator((4,), activation="leaky_relu", solver=solver, max_iter=3,
+                    random_state=0).fit(X, y)
+    allowed = {("skfnn._regressor", "FNNRegressor"), ("skfnn._classifier", "FNNClassifier"),
+               ("sklearn.preprocessing._label", "LabelBinarizer")}
+
+    class PlainDataUnpickler(pickle.Unpickler):
+        def find_class(self, module, name):
+            assert module.split(".")[0] == "numpy" or (module, name) in allowed, (module, name)
+            return super().find_class(module, name)
+
+    loaded = PlainDataUnpickler(io.BytesIO(pickle.dumps(est))).load()
+    assert_array_equal(loaded.predict(X), est.predict(X))
+
+
+# ======================================================================
+# 10. Smaller items
+# ======================================================================
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize("weights, message", [
+    (np.r_[-1.0, np.ones(59)], "[Nn]egative"),
+    (np.zeros(60), "zero"),
+])
+def test_sample_weight_must_be_non_negative_and_not_all_zero(method, weights, message):
+    X, y = regression_data()
+    est = FNNRegressor((3,), max_iter=2)
+    with pytest.raises(ValueError, match=message):
+        getattr(est, method)(X, y, sample_weight=weights)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)
+
+
+@pytest.mark.parametrize("sizes", [(True,), True, (np.True_,), (4, False)])
+def test_boolean_hidden_layer_sizes_are_rejected(sizes):
+    X, y = regression_data()
+    with pytest.raises(ValueError, match="hidden_layer_sizes must contain positive integers"):
+        FNNRegressor(sizes, max_iter=2).fit(X, y)
+
+
+def test_check_gradients_of_a_pipeline_checks_its_last_step_on_the_transformed_data():
+    X, y = regression_data(n=30)
+    X = X * [1, 10, 100, 1000]  # so the scaler matters
+    est = FNNRegressor((4,), activation="tanh", alpha=0.1, random_state=0)
+    pipeline = make_pipeline(StandardScaler(), est)
+    ours = check_gradients(pipeline, X, y)
+    direct = check_gradients(est, StandardScaler().fit_transform(X), y)
+    assert ours.passed
+    assert_array_equal(ours.gradient, direct.gradient)
+    assert_array_equal(ours.numerical_gradient, direct.numerical_gradient)
+    assert ours.loss == direct.loss
+
+
+def test_check_gradients_of_a_fitted_pipeline_uses_its_fitted_transforms():
+    X, y = regression_data(n=30)
+    pipeline = make_pipeline(StandardScaler(), FNNRegressor((4,), activation="tanh",
+                                                            max_iter=5, random_state=0))
+    pipeline.fit(X * 10 + 3, y)  # the scaler learns another mean and scale
+    ours = check_gradients(pipeline, X, y)
+    direct = check_gradients(pipeline[-1], pipeline[0].transform(X), y)
+    assert_array_equal(ours.gradient, direct.gradient)
+    assert ours.loss == direct.loss
+
+
+@pytest.mark.parametrize("estimator", [MLPRegressor(),
+                                       make_pipeline(StandardScaler(), MLPRegressor())])
+def test_check_gradients_of_a_non_fnn_estimator_says_what_it_needs(estimator):
+    X, y = regression_data(n=20)
+    with pytest.raises(TypeError, match="needs an FNNRegressor or FNNClassifier.*got "
+                                        "MLPRegressor"):
+        check_gradients(estimator, X, y)
+
+
+def test_activation_count_message_grammar():
+    X, y = regression_data()
+    with pytest.raises(ValueError, match="there is 1 hidden layer;"):
+        FNNRegressor((3,), activation=["relu", "tanh"], max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="activation has 1 entry but there are 2 hidden "
+                                         "layers"):
+        FNNRegressor((3, 3), activation=["relu"], max_iter=2).fit(X, y)
+
+
+def test_the_names_offered_for_a_hidden_activation_do_not_include_softmax():
+    X, y = regression_data()
+    with pytest.raises(ValueError) as error:
+        FNNRegressor((3,), activation="nope", max_iter=2).fit(X, y)
+    names = str(error.value).split("Valid names are: ")[1].split(";")[0].split(", ")
+    assert "softmax" not in names
+    assert set(names) == {n for n, cls in skfnn_activations.ACTIVATIONS.items()
+                          if n != "softmax"}
+    with pytest.raises(ValueError, match="softmax.*only be the output activation"):
+        FNNRegressor((3,), activation="softmax", max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="Valid names are: .*softmax"):  # it is an output
+        FNNClassifier((3,), out_activation="nope", max_iter=2).fit(X, y > 0)
+
+
+def test_an_activation_holding_an_array_survives_warm_start():
+    X, y = regression_data()
+    slopes = Slopes(np.linspace(0.01, 0.2, 5))
+    est = FNNRegressor((5,), activation=slopes, solver="adam", max_iter=3, warm_start=True,
+                       random_state=0).fit(X, y)
+    twin = copy.deepcopy(est)
+    est.fit(X, y)  # the same object
+    twin.set_params(activation=Slopes(slopes.slopes.copy())).fit(X, y)  # an equal one
+    assert_same_model(est, twin)
+    A1 = np.maximum(X @ est.coefs_[0] + est.intercepts_[0], 0) + np.minimum(
+        X @ est.coefs_[0] + est.intercepts_[0], 0) * slopes.slopes
+    assert_allclose(est.predict(X), (A1 @ est.coefs_[1] + est.intercepts_[1]).ravel(),
+                    rtol=1e-12)
+    with pytest.raises(ValueError, match="same activations"):
+        est.set_params(activation=Slopes(slopes.slopes * 2)).fit(X, y)
+
+
+def test_partial_fit_validates_its_parameters_on_the_first_call_only():
+    X, y = regression_data()
+    for Estimator, extra in ((FNNRegressor, {}), (FNNClassifier, {"classes": [0, 1]})):
+        target = (y > 0).astype(int) if Estimator is FNNClassifier else y
+        est = Estimator((3,))
+        with mock.patch.object(Estimator, "_validate_params", autospec=True,
+                               side_effect=Estimator._validate_params) as spy:
+            est.partial_fit(X, target, **extra)
+            est.partial_fit(X, target)
+            est.partial_fit(X, target)
+            assert spy.call_count == 1
+            est.fit(X, target)  # fit always validates
+            assert spy.call_count == 2
+
+
+def test_fnnregressor_takes_hidden_layer_sizes_first_unlike_mlpregressor():
+    import inspect
+
+    first = next(iter(inspect.signature(FNNRegressor).parameters))
+    assert first == "hidden_layer_sizes"
+    assert FNNRegressor((7,)).hidden_layer_sizes == (7,)
+    assert next(iter(inspect.signature(FNNClassifier).parameters)) == first
+    # scikit-learn 1.9 moved loss first in MLPRegressor; calls written before keep
+    # working with FNNRegressor, which keeps loss keyword-only.
+    assert inspect.signature(FNNRegressor).parameters["loss"].kind is \
+        inspect.Parameter.KEYWORD_ONLY
