@@ -398,14 +398,14 @@ def test_plain_objects_pickle_and_training_continues_identically():
     assert_same_model(loaded, est)
 
 
-def test_plain_output_activation_of_a_regressor():
+def test_plain_objects_as_hidden_and_output_activation_of_a_regressor():
     X, y = regression_data()
     target = np.tanh(y)
-    est = FNNRegressor((5,), out_activation=PlainTanh(), solver="lbfgs", max_iter=50,
-                       random_state=0).fit(X, target)
-    by_hand = forward_by_hand(X, est.coefs_, est.intercepts_, lambda z: np.maximum(z, 0),
-                              np.tanh)
+    est = FNNRegressor((5,), activation=PlainTanh(), out_activation=PlainTanh(),
+                       solver="lbfgs", max_iter=50, random_state=0).fit(X, target)
+    by_hand = forward_by_hand(X, est.coefs_, est.intercepts_, np.tanh, np.tanh)
     assert_allclose(est.predict(X), by_hand.ravel(), rtol=1e-12)
+    assert isinstance(est.out_activation_, PlainTanh)  # no name: the object itself
     assert est.score(X, target) > 0.9
 
 
