@@ -373,6 +373,15 @@ def test_plain_objects_in_check_gradients_give_the_builtins_gradient():
     assert ours.loss == pytest.approx(theirs.loss, rel=1e-12)
 
 
+def test_plain_objects_in_check_activation_and_check_loss():
+    from skfnn import check_activation, check_loss
+
+    assert check_activation(PlainTanh()).passed
+    # The same points for the plain loss and its built-in twin: the same verdict.
+    assert check_loss(PlainSquaredError()).passed
+    assert check_loss("squared_error").passed
+
+
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_plain_objects_in_grid_search(n_jobs):
     X, y = regression_data()
