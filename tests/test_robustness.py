@@ -282,6 +282,14 @@ def assert_equal_state(got, expected, path):
         assert got == expected, f"{path}: {got!r} != {expected!r}"
 
 
+def assert_raises_and_stays_unfitted(est, method, *args, match, **kwargs):
+    """``est.method(*args)`` raises ValueError matching ``match`` and leaves est unfitted."""
+    with pytest.raises(ValueError, match=match):
+        getattr(est, method)(*args, **kwargs)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)
+
+
 # ======================================================================
 # 1. Duck-typed objects work
 # ======================================================================
@@ -306,10 +314,10 @@ def test_optional_defaults_are_the_base_classes_defaults():
             assert getattr(skfnn.Loss, name) == default, name
 
 
-def plain_and_builtin(Estimator=FNNRegressor, **params):
-    """The same estimator twice: with the plain objects, and with the built-ins."""
-    plain = Estimator(activation=PlainTanh(), loss=PlainSquaredError(), **params)
-    builtin = Estimator(activation="tanh", loss="squared_error", **params)
+def plain_and_builtin(**params):
+    """The same regressor twice: with the plain objects, and with the built-ins."""
+    plain = FNNRegressor(activation=PlainTanh(), loss=PlainSquaredError(), **params)
+    builtin = FNNRegressor(activation="tanh", loss="squared_error", **params)
     return plain, builtin
 
 
@@ -542,11 +550,9 @@ def test_classifier_rejects_outputs_that_are_not_probabilities(out, target):
     X, y = classification_data(n_classes=3 if target == "multiclass" else 2)
     if target == "multilabel":
         y = np.c_[y, 1 - y]
-    est = FNNClassifier((4,), out_activation=out, max_iter=2)
-    with pytest.raises(ValueError, match=f"out_activation='{out}'.*not probabilities"):
-        est.fit(X, y)
-    with pytest.raises(NotFittedError):
-        check_is_fitted(est)
+    assert_raises_and_stays_unfitted(FNNClassifier((4,), out_activation=out, max_iter=2),
+                                     "fit", X, y,
+                                     match=f"out_activation='{out}'.*not probabilities")
 
 
 def test_classifier_rejects_an_undeclared_custom_output_and_says_how_to_declare():
@@ -638,11 +644,8 @@ def test_a_softmax_subclass_either_works_or_gets_a_clear_error():
 def test_fit_on_one_class_raises_naming_the_class_count(label):
     X, _ = classification_data()
     y = np.array([label] * len(X), dtype=object if isinstance(label, str) else None)
-    est = FNNClassifier((4,), max_iter=2)
-    with pytest.raises(ValueError, match=f"at least 2 classes.*only one class: {label}"):
-        est.fit(X, y)
-    with pytest.raises(NotFittedError):
-        check_is_fitted(est)
+    assert_raises_and_stays_unfitted(FNNClassifier((4,), max_iter=2), "fit", X, y,
+                                     match=f"at least 2 classes.*only one class: {label}")
 
 
 def test_partial_fit_with_one_declared_class_raises():
@@ -1197,11 +1200,8 @@ def test_the_pickled_state_is_plain_data(Estimator, solver):
 ])
 def test_sample_weight_must_be_non_negative_and_not_all_zero(method, weights, message):
     X, y = regression_data()
-    est = FNNRegressor((3,), max_iter=2)
-    with pytest.raises(ValueError, match=message):
-        getattr(est, method)(X, y, sample_weight=weights)
-    with pytest.raises(NotFittedError):
-        check_is_fitted(est)
+    assert_raises_and_stays_unfitted(FNNRegressor((3,), max_iter=2), method, X, y,
+                                     sample_weight=weights, match=message)
 
 
 @pytest.mark.parametrize("sizes", [(True,), True, (np.True_,), (4, False)])
