@@ -27,6 +27,7 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from . import _engine
 from .optimizers import REDUCED_LEARNING_RATE, STOP, STOP_SMALL_LEARNING_RATE
 
 __all__ = [
@@ -98,9 +99,9 @@ class ValidationMonitor(Hook):
         est, v, net = run.estimator, self.validation, run.net
         output = est._forward_output(v.X, check_input=False)
         if np.isfinite(output).all():
-            W = run.theta[net.layout.coefs]
             loss = float(net.loss(v.Y.astype(output.dtype, copy=False), output, v.sample_weight))
-            loss += 0.5 * net.alpha * float(np.dot(W, W)) / self.penalty_weight
+            loss += float((0.5 * net.alpha) * _engine.squared_norm(est.coefs_)
+                          / self.penalty_weight)
             run.score = self.score(est, output, loss, v)
         else:
             loss = run.score = np.nan
