@@ -78,8 +78,10 @@ class Layout:
         sizes = [n_in * n_out for n_in, n_out in self.coef_shapes] + list(self.layer_units[1:])
         self.bounds = np.concatenate([[0], np.cumsum(sizes)]).tolist()
         self.size = self.bounds[-1]
-        #: The slice of θ holding every W^l (the part that α penalises).
+        #: The slice of θ holding every W^l (the part that α penalises), and each W^l's.
         self.coefs = slice(0, self.bounds[len(self.coef_shapes)])
+        self.coef_slices = [slice(self.bounds[l], self.bounds[l + 1])
+                            for l in range(len(self.coef_shapes))]
 
     @property
     def n_layers(self):
@@ -92,6 +94,10 @@ class Layout:
         Ws = [theta[e[l] : e[l + 1]].reshape(shape) for l, shape in enumerate(self.coef_shapes)]
         bs = [theta[e[L + l] : e[L + l + 1]] for l in range(L)]
         return Ws, bs
+
+    def weight_vectors(self, theta):
+        """Each W^l as a flat view of θ, for the layer-by-layer Σ_l ‖W^l‖²."""
+        return [theta[s] for s in self.coef_slices]
 
     def pack(self, Ws, bs, out=None):
         """Copy the layers into one vector θ (into ``out`` if given)."""
@@ -135,6 +141,7 @@ class Workspace:
         self.theta, self.grad = theta, grad
         if theta is not None:
             self.views = (*net.layout.unpack(theta), *net.layout.unpack(grad))
+            self.W_vectors = net.layout.weight_vectors(theta)
 
     def rows(self, n):
         """This workspace for a batch of n ≤ ``n_samples`` rows (views of its arrays)."""
@@ -269,16 +276,18 @@ def backward(net, Y, Ws, Zs, As, sample_weight, gWs, gbs, workspace=None, inputs
             Delta = _times_derivative(net, l - 1, Delta, Zs[l - 1], As[l - 1])
 
 
-def squared_norm(Ws):
-    """Σ_l ‖W^l‖²_F, layer by layer (scikit-learn's grouping of the sum, to the last bit)."""
+def squared_norm(W_vectors):
+    """Σ_l ‖W^l‖²_F, layer by layer (scikit-learn's grouping of the sum, to the last bit).
+
+    ``W_vectors``: each W^l flattened (a view).
+    """
     total = 0
-    for W in Ws:
-        w = W.ravel()
+    for w in W_vectors:
         total += np.dot(w, w)
     return total
 
 
-def objective(net, Y, A_L, Ws, sw_sum, sample_weight):
+def objective(net, Y, A_L, W_vectors, sw_sum, sample_weight):
     """J = Σ_i s_i ℓ(y_i, a_i) / Σ s + α / (2 Σ s) Σ_l ‖W^l‖²_F.
 
     Summed in the order scikit-learn's MLP sums it, so that the same weights give
@@ -286,7 +295,7 @@ def objective(net, Y, A_L, Ws, sw_sum, sample_weight):
     differing rounding would send the two libraries down different paths.
     """
     data_term = float(net.loss(Y, A_L, sample_weight))
-    return data_term + (0.5 * net.alpha) * squared_norm(Ws) / sw_sum
+    return data_term + (0.5 * net.alpha) * squared_norm(W_vectors) / sw_sum
 
 
 def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace=None,
@@ -327,7 +336,9 @@ def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace
     W_flat, gW_flat = theta[layout.coefs], grad[layout.coefs]
     sw_sum = X.shape[0] if sample_weight is None else sample_weight.sum()
     Zs, As, inputs = forward(net, X, Ws, bs, workspace, masks)
-    J = objective(net, Y, As[-1], Ws, sw_sum, sample_weight)
+    bound = theta is workspace.theta
+    W_vectors = workspace.W_vectors if bound else layout.weight_vectors(theta)
+    J = objective(net, Y, As[-1], W_vectors, sw_sum, sample_weight)
     backward(net, Y, Ws, Zs, As, sample_weight, gWs, gbs, workspace, inputs, masks)
     # ∂J/∂W^l = ((A^{l-1})ᵀ Δ^l + α W^l) / Σ s and ∂J/∂b^l = Σ_rows Δ^l / Σ s:
     if net.alpha:
@@ -342,7 +353,8 @@ def objective_at(net, theta, X, Y, sample_weight=None, masks=None):
     Ws, bs = net.layout.unpack(theta)
     sw_sum = X.shape[0] if sample_weight is None else sample_weight.sum()
     Zs, As, _ = forward(net, X, Ws, bs, masks=masks)
-    return objective(net, Y, As[-1], Ws, sw_sum, sample_weight), Zs, As
+    W_vectors = net.layout.weight_vectors(theta)
+    return objective(net, Y, As[-1], W_vectors, sw_sum, sample_weight), Zs, As
 
 
 def init_params(layout, init_factors, random_state, dtype):

@@ -100,8 +100,8 @@ class ValidationMonitor(Hook):
         output = est._forward_output(v.X, check_input=False)
         if np.isfinite(output).all():
             loss = float(net.loss(v.Y.astype(output.dtype, copy=False), output, v.sample_weight))
-            loss += float((0.5 * net.alpha) * _engine.squared_norm(est.coefs_)
-                          / self.penalty_weight)
+            norm = _engine.squared_norm(net.layout.weight_vectors(run.theta))
+            loss += float((0.5 * net.alpha) * norm / self.penalty_weight)
             run.score = self.score(est, output, loss, v)
         else:
             loss = run.score = np.nan

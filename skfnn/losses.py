@@ -106,10 +106,13 @@ class Loss(Parametrised):
         """
         if type(self).pointwise is not Loss.pointwise:
             P = self.pointwise(y, a)
-            if sample_weight is None:
-                return (np.add.reduce(P, axis=0) / P.shape[0]).sum()
-            weighted = np.multiply(P, sample_weight[:, np.newaxis]).sum(axis=0)
-            return (weighted / sample_weight.sum()).sum()
+            total = P.shape[0]
+            if sample_weight is not None:
+                P = np.multiply(P, sample_weight[:, np.newaxis])
+                total = sample_weight.sum()
+            if P.shape[1] == 1:  # one column: its sum, bit for bit, in one reduction
+                return P.sum() / total
+            return (np.add.reduce(P, axis=0) / total).sum()
         per_sample = self.per_sample(y, a)
         if sample_weight is None:
             return per_sample.sum() / per_sample.shape[0]
