@@ -22,7 +22,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _engine
+from . import _dask, _engine
 from .activations import Activation, Softmax, get_activation
 from .losses import BinaryLogLoss, LogLoss, get_loss
 from ._threads import blas_threads_for
@@ -165,6 +165,8 @@ class BaseFNN(BaseEstimator):
         return X, Y, sample_weight, theta, loss, random_state
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
+        if _dask.is_dask_collection(X):  # the rows live on a cluster: skfnn/_dask.py
+            return _dask.fit(self, X, y, sample_weight, incremental)
         X, Y, sample_weight, theta, loss, random_state = self._prepare(
             X, y, sample_weight, incremental)
         stochastic = self.solver in _STOCHASTIC_SOLVERS
@@ -442,6 +444,10 @@ class BaseFNN(BaseEstimator):
                                              self.alpha, sample_weight, grad, workspace)
             return J, g.astype(np.float64)
 
+        self._run_lbfgs(fun, theta)
+
+    def _run_lbfgs(self, fun, theta):
+        """Minimise ``fun(x) -> (J, ∇J in float64)`` from θ with scipy's L-BFGS; record the fit."""
         curve = []
 
         def record(intermediate_result):

@@ -1,0 +1,394 @@
+"""Fitting on dask arrays: full-batch L-BFGS whose (J, ∇J) is summed where the rows live.
+
+``FNNRegressor(solver="lbfgs").fit(X, y)`` with ``X`` a dask array (and a
+connected ``distributed.Client``) comes here instead of the in-memory path.
+The data never travels to the client:
+
+1. *Validation without materialising the data.* The first rows (at most 256)
+   are brought to the client and validated exactly as an in-memory fit
+   validates its input (ndim, dtype, number of features); finiteness,
+   all-zero sample weights, the loss's target domain and, for a classifier,
+   the classes (``dask.array.unique``, small) are computed on the cluster in
+   one pass.
+2. *The estimator's own set-up.* ``BaseFNN._prepare`` runs on a stand-in of
+   those first rows (for a classifier: one row per class), so the layout,
+   initial weights, label binariser, ``n_features_in_``, warm-start checks
+   and every error message are the in-memory fit's.
+3. *Blocks on the workers.* Each row block becomes one persisted
+   ``(X, Y, s)`` bundle in θ's dtype (X with all its columns, Y encoded as
+   the in-memory fit encodes it), so X, Y and s of a block sit on one worker.
+4. *The objective.* Per evaluation θ is scattered once to every worker; one
+   task per worker thread sums the unnormalised data terms Σ s_i ℓ_i and
+   Σ_i ∂(s_i ℓ_i)/∂θ over its blocks with the engine; only those partial sums
+   come back, and the client adds the α term and divides by Σ s, exactly the
+   formula of :func:`skfnn._engine.loss_and_gradient`. scipy's L-BFGS runs on
+   the client through the estimator's own driver (``BaseFNN._run_lbfgs``).
+
+dask and distributed are imported here only, when a dask collection is
+fitted: they are the optional extra ``skfnn[dask]``.
+"""
+
+import contextlib
+import sys
+import threading
+
+import numpy as np
+
+_INSTALL = 'pip install "skfnn[dask]"'
+#: Rows of X brought to the client: validation stand-in and divergence check.
+HEAD_ROWS = 256
+
+
+def is_dask_collection(x):
+    """True if x is a dask collection; never imports dask (it is loaded if x is one)."""
+    dask = sys.modules.get("dask")
+    return dask is not None and dask.is_dask_collection(x)
+
+
+def fit(estimator, X, y, sample_weight, incremental):
+    """Fit ``estimator`` on dask inputs with L-BFGS on the connected cluster; return it."""
+    _check_solver(estimator, incremental)
+    with _distributed_objective(estimator, X, y, sample_weight) as (objective, theta, X_head):
+        estimator._run_lbfgs(objective, theta)
+    estimator._raise_if_diverged(X_head)
+    return estimator
+
+
+@contextlib.contextmanager
+def _distributed_objective(estimator, X, y, sample_weight):
+    """Prepare the estimator and the persisted blocks; yield (objective, θ, first rows of X).
+
+    The blocks are released on exit. If the checks or the set-up fail, the
+    estimator is left as it was, as after an in-memory fit that fails its checks.
+    """
+    client = _client()
+    data = _Inputs(estimator, X, y, sample_weight)
+    state = dict(vars(estimator))
+    try:
+        _, _, _, theta, loss, _ = estimator._prepare(*data.stand_in(), None, incremental=False)
+        encode = getattr(estimator, "_label_binarizer", None)
+        blocks = _persist_blocks(client, data, encode and encode.transform, loss, theta.dtype)
+    except BaseException:
+        vars(estimator).clear()
+        vars(estimator).update(state)
+        raise
+    try:
+        yield (DistributedObjective(client, blocks, estimator._layout, estimator._sigmas, loss,
+                                    estimator.alpha, data.sw_sum, theta),
+               theta, data.X_head.astype(theta.dtype, copy=False))
+    finally:
+        client.cancel(blocks)
+
+
+def _check_solver(estimator, incremental):
+    guide = ("To train out of core with a stochastic solver, call partial_fit on one "
+             "block at a time (numpy arrays), e.g. through dask_ml.wrappers.Incremental, "
+             "or loop over the chunks of a numpy memmap: see docs/scaling.md, "
+             "'Out-of-core training'.")
+    if incremental:
+        raise TypeError(f"partial_fit does not take dask arrays. {guide}")
+    if estimator.solver != "lbfgs":
+        raise ValueError(
+            f"solver={estimator.solver!r} cannot fit dask arrays: only solver='lbfgs' "
+            f"(full-batch, its loss and gradient summed on the cluster) does. {guide}"
+        )
+
+
+def _client():
+    try:
+        from distributed import get_client
+    except ImportError as error:
+        raise ImportError(
+            f"Fitting on dask arrays needs dask.distributed: {_INSTALL}"
+        ) from error
+    try:
+        return get_client()
+    except ValueError:
+        raise ValueError(
+            "Fitting on dask arrays runs on a dask.distributed cluster, and no Client is "
+            "connected: create one first, e.g. Client(LocalCluster()) or "
+            "Client('tcp://scheduler-address:8786')."
+        ) from None
+
+
+class _Inputs:
+    """X, y and sample_weight as dask arrays aligned on X's row blocks, checked on the cluster.
+
+    Attributes after construction: ``X``, ``y``, ``sw`` (or None) with X's
+    row chunks and X in one column chunk; ``X_head`` (validated first rows);
+    ``y_head`` or, for a classifier, ``classes``; ``sw_sum`` (Σ s, or n).
+    """
+
+    def __init__(self, estimator, X, y, sample_weight):
+        import dask
+        import dask.array as da
+        from sklearn.base import is_classifier
+        from sklearn.utils.validation import check_array
+
+        from ._base import _X_RULES
+
+        self.classifier = is_classifier(estimator)
+        X = _as_dask_array(X, "X", None)
+        rows = X.chunks[0] if X.ndim else None
+        y = _as_dask_array(y, "y", rows)
+        sw = sample_weight
+        if sw is not None:
+            sw = (da.full(X.shape[0], sw, chunks=(rows,)) if np.isscalar(sw)
+                  else _as_dask_array(sw, "sample_weight", rows))
+        # ndim, dtype, n_features, n_samples: sklearn's own checks on the first rows.
+        self.X_head = check_array(X[:HEAD_ROWS].compute(), **_X_RULES, input_name="X",
+                                  estimator=estimator, ensure_all_finite=False)
+        _check_lengths(X, y, sw)
+        if self.classifier and y.ndim == 2 and y.shape[1] != 1:
+            raise ValueError(
+                "FNNClassifier on dask arrays takes binary or multiclass targets "
+                f"(1-D y); got y of shape {y.shape}. Fit multilabel targets in memory."
+            )
+        self.X = X.rechunk({1: -1})  # row blocks only: each block holds whole samples
+        self.y = y.rechunk({0: rows})
+        self.sw = None if sw is None else sw.rechunk({0: rows})
+        checks = {"X": _non_finite(self.X)}
+        if self.classifier:
+            checks["classes"] = da.unique(self.y.ravel())
+        else:
+            checks.update(y=_non_finite(self.y), y_head=self.y[:HEAD_ROWS])
+        if self.sw is not None:
+            sw_float = self.sw.astype(_float_dtype(self.sw.dtype))
+            checks.update(sample_weight=_non_finite(sw_float), sw_any=(sw_float != 0).any(),
+                          sw_sum=sw_float.sum())
+        found = dask.compute(checks)[0]
+        dtypes = {"X": self.X_head.dtype, "y": _float_dtype(self.y.dtype),
+                  "sample_weight": sw is not None and _float_dtype(sw.dtype)}
+        for name, dtype in dtypes.items():
+            if name in found:
+                _raise_if_non_finite(name, found[name], dtype, estimator)
+        if self.sw is not None and not found["sw_any"]:
+            raise ValueError("Sample weights must contain at least one non-zero number.")
+        self.classes, self.y_head = found.get("classes"), found.get("y_head")
+        self.sw_sum = float(found["sw_sum"]) if self.sw is not None else X.shape[0]
+
+    def stand_in(self):
+        """Small numpy (X, y) that validate as the full data would, for ``BaseFNN._prepare``.
+
+        A classifier's stand-in y is its classes, one each: the label encoding
+        (``dask.array.unique`` on the cluster) is learned from them.
+        """
+        y = self.classes if self.classifier else self.y_head
+        if self.classifier and self.y.ndim == 2:
+            y = y.reshape(-1, 1)  # the in-memory fit's column-vector warning, then 1-D
+        n = min(len(y), len(self.X_head)) if not self.classifier else len(y)
+        rows = np.arange(n) % max(len(self.X_head), 1)
+        return self.X_head[rows], y[:n]
+
+    def row_blocks(self):
+        """Yield (X block, y block, s block or None) as delayed objects, in row order."""
+        Xs = self.X.to_delayed().ravel()
+        ys = self.y.to_delayed().ravel()
+        sws = self.sw.to_delayed().ravel() if self.sw is not None else [None] * len(Xs)
+        return zip(Xs, ys, sws)
+
+
+def _as_dask_array(a, name, rows):
+    """``a`` as a dask array (numpy input chunked along ``rows``); reject dask dataframes."""
+    import dask.array as da
+
+    if is_dask_collection(a):
+        if not isinstance(a, da.Array):
+            raise TypeError(
+                f"{name} is a {type(a).__name__}; skfnn fits dask arrays: pass "
+                f"{name}.to_dask_array(lengths=True)."
+            )
+        if a.ndim and any(np.isnan(c) for c in a.chunks[0]):
+            raise ValueError(
+                f"{name} has unknown chunk sizes; call {name}.compute_chunk_sizes() first."
+            )
+        if not isinstance(a._meta, np.ndarray):
+            raise TypeError(
+                f"{name}'s blocks are {type(a._meta).__name__}, not numpy arrays; skfnn fits "
+                "dask arrays of numpy blocks."
+            )
+        return a
+    a = np.asarray(a)
+    return da.from_array(a, chunks=(rows,) + a.shape[1:] if a.ndim else ())
+
+
+def _check_lengths(X, y, sample_weight):
+    """scikit-learn's checks (and messages) of the lengths of y and the sample weights."""
+    from sklearn.utils.validation import check_consistent_length
+
+    check_consistent_length(X, y)
+    if sample_weight is None:
+        return
+    n = X.shape[0]
+    if sample_weight.ndim != 1:
+        raise ValueError(
+            f"Sample weights must be 1D array or scalar, got {sample_weight.ndim}D array. "
+            f"Expected either a scalar value or a 1D array of length {n}."
+        )
+    if sample_weight.shape != (n,):
+        raise ValueError(f"sample_weight.shape == {sample_weight.shape}, expected {(n,)}!")
+
+
+def _float_dtype(dtype):
+    """float32 and float64 stay; anything else becomes float64 (as scikit-learn's checks)."""
+    return dtype if dtype in (np.float32, np.float64) else np.float64
+
+
+def _non_finite(a):
+    """Lazy (has NaN, has ±inf) of a numeric dask array; (False, False) for integer kinds."""
+    if a.dtype.kind in "biu":
+        return False, False
+    a = a.astype(_float_dtype(a.dtype))
+    return np.isnan(a).any(), np.isinf(a).any()
+
+
+def _raise_if_non_finite(name, found, dtype, estimator):
+    """Raise scikit-learn's own error for non-finite input, from the cluster's reductions.
+
+    The message comes from ``check_array`` on one offending value, so that it
+    is word for word the in-memory fit's.
+    """
+    from sklearn.utils.validation import check_array
+
+    has_nan, has_inf = found
+    if has_nan or has_inf:
+        value = np.full((1, 1), np.nan if has_nan else np.inf, dtype=dtype)
+        check_array(value, input_name=name,
+                    estimator=None if name == "sample_weight" else estimator)
+
+
+def _persist_blocks(client, data, encode, loss, dtype):
+    """One persisted (X, Y, s) bundle per row block, in θ's dtype; return their futures.
+
+    Making a bundle on the cluster keeps a block's X, Y and s on one worker;
+    where X is already persisted in θ's dtype, the bundle holds the same
+    array (no copy). Each block's Y passes the loss's target check there.
+    """
+    import dask
+
+    bundles = [dask.delayed(_bundle, pure=True)(Xb, yb, sb, encode, loss.check_target, dtype)
+               for Xb, yb, sb in data.row_blocks()]
+    futures = client.compute(bundles)
+    client.gather(futures)  # raise here if a block fails (e.g. the loss's target check)
+    return futures
+
+
+def _bundle(X, y, sample_weight, encode, check_target, dtype):
+    """A block as the engine takes it: X and 2-D Y in θ's dtype, s, and Σ s."""
+    if encode is not None:
+        y = encode(y)
+    Y = np.asarray(y).reshape(len(y), -1).astype(dtype, copy=False)
+    check_target(Y)
+    X = np.asarray(X).astype(dtype, copy=False)
+    if sample_weight is None:
+        return X, Y, None, float(len(X))
+    sample_weight = np.asarray(sample_weight, dtype=_float_dtype(sample_weight.dtype))
+    return X, Y, sample_weight, float(sample_weight.sum())
+
+
+class _Network:
+    """What a worker needs besides θ: sent once per fit, with a workspace per worker thread."""
+
+    def __init__(self, layout, sigmas, loss):
+        self.layout, self.sigmas, self.loss = layout, sigmas, loss
+        self._workspaces = {}
+
+    def __getstate__(self):
+        return {**vars(self), "_workspaces": {}}
+
+    def workspace(self, n_rows, dtype):
+        from ._engine import Workspace
+
+        key = threading.get_ident()
+        ws = self._workspaces.get(key)
+        if ws is None or ws.n_samples < n_rows:
+            ws = self._workspaces[key] = Workspace(self.layout, n_rows, dtype,
+                                                   sigmas=self.sigmas)
+        return ws.rows(n_rows)
+
+
+def data_terms(theta, network, bundles):
+    """Σ_blocks (Σ s_i ℓ_i, Σ_i ∂(s_i ℓ_i)/∂θ): a worker's share of J and ∇J, without α.
+
+    The engine returns a block's normalised (J, ∇J); with α = 0, times the
+    block's Σ s, they are its unnormalised data terms. A block whose weights
+    are all zero contributes nothing (and would divide 0 by 0).
+    """
+    from ._engine import loss_and_gradient
+
+    total_J, total_grad = 0.0, np.zeros_like(theta)
+    grad = np.empty_like(theta)
+    for X, Y, sample_weight, sw_sum in bundles:
+        if sample_weight is not None and not sample_weight.any():
+            continue
+        if sw_sum == 0:
+            raise ValueError(
+                "A block's sample weights sum to zero without all being zero: the "
+                "block's mean loss is undefined. Rechunk the rows or rescale the weights."
+            )
+        J, g = loss_and_gradient(theta, X, Y, network.layout, network.sigmas, network.loss,
+                                 0.0, sample_weight, grad,
+                                 network.workspace(X.shape[0], theta.dtype))
+        total_J += J * sw_sum
+        total_grad += np.multiply(g, sw_sum, out=g)
+    return total_J, total_grad
+
+
+class DistributedObjective:
+    """``fun(x) -> (J, ∇J)`` for scipy's L-BFGS, summed over the row blocks on the cluster.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    blocks : list of Future
+        The persisted (X, Y, s, Σ s) bundles (see :func:`_persist_blocks`).
+    layout, sigmas, loss, alpha
+        The network, as for :func:`skfnn._engine.loss_and_gradient`.
+    sw_sum : float
+        Σ s over all rows (n without weights).
+    theta : ndarray
+        The estimator's θ: each evaluation writes x there (so the fitted
+        coefs_ views follow) and evaluates in its dtype, as the in-memory fit.
+    """
+
+    def __init__(self, client, blocks, layout, sigmas, loss, alpha, sw_sum, theta):
+        self.client, self.layout, self.alpha, self.sw_sum = client, layout, alpha, sw_sum
+        self.theta = theta
+        self.network = client.scatter(_Network(layout, sigmas, loss), broadcast=True,
+                                      hash=False)
+        self.groups = _groups_per_thread(client, blocks)
+
+    def __call__(self, x):
+        theta = self.theta
+        theta[...] = x
+        theta_f = self.client.scatter(theta.copy(), broadcast=True, hash=False)
+        parts = self.client.gather([
+            self.client.submit(data_terms, theta_f, self.network, group, workers=[worker],
+                               allow_other_workers=True, pure=False)
+            for worker, group in self.groups
+        ])
+        J = sum(part[0] for part in parts)
+        grad = parts[0][1]
+        for part in parts[1:]:
+            grad += part[1]
+        # J = Σ s ℓ / Σ s + α/(2 Σ s) ‖W‖² and ∇J = (Σ ∂(sℓ)/∂θ + α W) / Σ s, as the engine:
+        W = theta[self.layout.coefs]
+        J = J / self.sw_sum + 0.5 * self.alpha * float(np.dot(W, W)) / self.sw_sum
+        grad[self.layout.coefs] += self.alpha * W
+        grad /= self.sw_sum
+        return J, grad.astype(np.float64)
+
+
+def _groups_per_thread(client, blocks):
+    """[(worker, [bundle futures])]: the blocks each worker holds, split among its threads."""
+    who_has = client.who_has(blocks)
+    nthreads = client.nthreads()
+    by_worker = {}
+    for future in blocks:
+        worker = who_has[future.key][0]
+        by_worker.setdefault(worker, []).append(future)
+    groups = []
+    for worker, futures in by_worker.items():
+        n = max(1, min(nthreads.get(worker, 1), len(futures)))
+        groups.extend((worker, futures[i::n]) for i in range(n))
+    return groups

@@ -1,0 +1,302 @@
+"""skfnn on Dask (issue 13): distributed L-BFGS, searches on a cluster, out-of-core training.
+
+Every test that needs a cluster gets it from a fixture that starts a real
+``distributed.LocalCluster`` (process workers) and closes it afterwards; each
+test is bounded in time (pytest-timeout). Expected values come from the same
+estimator fitted in memory, the engine evaluated in memory on the same θ, a
+plain loop of ``partial_fit`` over the same blocks, or ``n_jobs=1``.
+"""
+
+import tracemalloc
+import warnings
+
+import dask.array as da  # the "dask" extra, which the "test" extra pulls in
+import distributed
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.datasets import make_classification, make_regression
+from sklearn.exceptions import DataConversionWarning
+
+from skfnn import FNNClassifier, FNNRegressor, _dask
+from skfnn._base import BaseFNN
+
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+]
+
+
+def _close(client, cluster):
+    client.close(timeout=30)
+    cluster.close(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def client():
+    """Two process workers with one thread each (the issue's configuration)."""
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    client = distributed.Client(cluster, timeout=60)
+    yield client
+    _close(client, cluster)
+
+
+# ----------------------------------------------------------------------
+# Data
+# ----------------------------------------------------------------------
+def regression_data(n=300, n_outputs=1, seed=0):
+    X, y = make_regression(n_samples=n, n_features=6, n_targets=n_outputs, noise=1.0,
+                           random_state=seed)
+    return X, y / np.std(y)
+
+
+def classification_data(n=300, n_classes=3, seed=0):
+    return make_classification(n_samples=n, n_features=6, n_informative=4, n_redundant=0,
+                               n_classes=n_classes, random_state=seed)
+
+
+def weights(n, seed=0):
+    return np.random.default_rng(seed).uniform(0.1, 3.0, n)
+
+
+def chunked(a, rows=70):
+    """A dask array of ``a`` in row blocks of ``rows`` (and, for X, two column blocks)."""
+    if a.ndim == 2 and a.shape[1] > 3:
+        return da.from_array(a, chunks=(rows, 3))  # _dask rechunks columns to one block
+    return da.from_array(a, chunks=(rows,) + a.shape[1:])
+
+
+# The in-memory and distributed objectives, evaluated by the estimator's own L-BFGS
+# driver on one θ: the driver is replaced by a probe that calls ``fun`` once.
+class _Probe(Exception):
+    pass
+
+
+def objective_at(estimator, theta_of, X, y, sample_weight=None):
+    """(J, ∇J) that ``estimator.fit(X, y)`` would hand to L-BFGS, at θ = theta_of(size)."""
+    seen = {}
+
+    def probe(self, fun, theta):
+        seen["value"] = fun(theta_of(theta.size))
+        raise _Probe
+
+    original = BaseFNN._run_lbfgs
+    BaseFNN._run_lbfgs = probe
+    try:
+        with pytest.raises(_Probe):
+            estimator.fit(X, y, sample_weight=sample_weight)
+    finally:
+        BaseFNN._run_lbfgs = original
+    return seen["value"]
+
+
+def random_theta(size):
+    return np.random.default_rng(42).normal(0.0, 0.5, size)
+
+
+# ----------------------------------------------------------------------
+# 1. Distributed L-BFGS
+# ----------------------------------------------------------------------
+def test_no_client_is_a_clear_error():
+    assert distributed.client._get_global_client() is None  # precondition: runs first
+    X, y = regression_data(n=20)
+    with pytest.raises(ValueError, match="no Client is connected"):
+        FNNRegressor((3,), solver="lbfgs").fit(chunked(X), chunked(y))
+
+
+CASES = {
+    "regressor": (FNNRegressor, lambda: regression_data()),
+    "regressor-2-outputs": (FNNRegressor, lambda: regression_data(n_outputs=2)),
+    "binary": (FNNClassifier, lambda: classification_data(n_classes=2)),
+    "multiclass": (FNNClassifier, lambda: classification_data(n_classes=3)),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_gradient_equals_the_in_memory_engine_on_the_same_theta(client, case, weighted):
+    Estimator, data = CASES[case]
+    X, y = data()
+    sw = weights(len(X)) if weighted else None
+    est = Estimator((7, 4), activation="tanh", solver="lbfgs", alpha=0.3, random_state=0)
+    J_mem, g_mem = objective_at(clone(est), random_theta, X, y, sw)
+    J_dask, g_dask = objective_at(clone(est), random_theta, chunked(X), chunked(y),
+                                  None if sw is None else chunked(sw))
+    assert g_dask.dtype == np.float64 and g_dask.shape == g_mem.shape
+    assert abs(J_dask - J_mem) <= 1e-12 * abs(J_mem)
+    assert np.max(np.abs(g_dask - g_mem)) <= 1e-12 * np.max(np.abs(g_mem))
+    # Not a vacuous comparison: α and the weights do change the objective.
+    J_plain, _ = objective_at(clone(est).set_params(alpha=0.0), random_theta, X, y)
+    assert abs(J_plain - J_mem) > 1e-6 * abs(J_mem)
+
+
+def test_gradient_with_blocks_whose_weights_are_all_zero(client):
+    """A block of zero weights contributes nothing (the engine alone would divide 0 by 0)."""
+    X, y = regression_data(n=210)
+    sw = weights(210)
+    sw[70:140] = 0.0  # exactly the second block
+    est = FNNRegressor((5,), solver="lbfgs", alpha=0.1, random_state=0)
+    J_mem, g_mem = objective_at(clone(est), random_theta, X, y, sw)
+    J_dask, g_dask = objective_at(clone(est), random_theta, chunked(X), chunked(y), chunked(sw))
+    assert np.isfinite(J_dask) and np.isfinite(g_dask).all()
+    assert abs(J_dask - J_mem) <= 1e-12 * abs(J_mem)
+    assert np.max(np.abs(g_dask - g_mem)) <= 1e-12 * np.max(np.abs(g_mem))
+
+
+FITTED = ["coefs_", "intercepts_", "loss_", "loss_curve_", "best_loss_", "n_iter_", "t_",
+          "n_layers_", "n_outputs_", "out_activation_", "n_features_in_"]
+
+
+@pytest.mark.parametrize("case", ["regressor", "multiclass"])
+def test_fit_follows_the_in_memory_loss_curve(client, case):
+    Estimator, data = CASES[case]
+    X, y = data()
+    sw = weights(len(X))
+    est = Estimator((8,), solver="lbfgs", alpha=0.01, max_iter=15, random_state=0)
+    mem = clone(est).fit(X, y, sample_weight=sw)
+    dist = clone(est).fit(chunked(X), chunked(y), sample_weight=chunked(sw))
+    assert len(mem.loss_curve_) == 15
+    # The same iterates up to summation order: the curves agree far below their steps.
+    assert_allclose(dist.loss_curve_[:10], mem.loss_curve_[:10], rtol=1e-9)
+    assert np.min(np.abs(np.diff(mem.loss_curve_[:10]))) > 1e-6 * mem.loss_curve_[0]
+    # Exactly the fitted attributes of the in-memory fit, and the same model.
+    public = lambda e: {k for k in vars(e) if k.endswith("_") and not k.startswith("_")}  # noqa
+    assert public(dist) == public(mem)
+    for name in FITTED:
+        assert type(getattr(dist, name)) is type(getattr(mem, name)), name
+    assert dist.n_iter_ == mem.n_iter_ and dist.n_features_in_ == 6
+    assert_allclose(dist.predict(X[:20]) if case == "regressor" else dist.predict_proba(X[:20]),
+                    mem.predict(X[:20]) if case == "regressor" else mem.predict_proba(X[:20]),
+                    rtol=1e-6, atol=1e-8)
+    if case == "multiclass":
+        assert_array_equal(dist.classes_, mem.classes_)
+
+
+def test_classifier_string_labels_learned_on_the_cluster(client):
+    X, y = classification_data(n_classes=3)
+    labels = np.array(["cat", "dog", "emu"])[y]
+    est = FNNClassifier((6,), solver="lbfgs", max_iter=5, random_state=0)
+    mem = clone(est).fit(X, labels)
+    dist = clone(est).fit(chunked(X), chunked(labels))
+    assert_array_equal(dist.classes_, ["cat", "dog", "emu"])
+    assert dist.out_activation_ == "softmax"
+    assert_allclose(dist.loss_curve_, mem.loss_curve_, rtol=1e-9)
+    assert_array_equal(dist.predict(X), mem.predict(X))
+
+
+def test_numpy_targets_and_scalar_weights_with_dask_X(client):
+    X, y = regression_data()
+    est = FNNRegressor((5,), solver="lbfgs", alpha=1.0, max_iter=5, random_state=0)
+    # A scalar weight is n copies of itself: it changes the α term's scale, as in memory.
+    mem = clone(est).fit(X, y, sample_weight=3.0)
+    dist = clone(est).fit(chunked(X), y, sample_weight=3.0)
+    assert_allclose(dist.loss_curve_, mem.loss_curve_, rtol=1e-9)
+    assert not np.allclose(clone(est).fit(X, y).loss_curve_, mem.loss_curve_)
+
+
+def test_float32_trains_in_float32(client):
+    X, y = regression_data()
+    X32 = X.astype(np.float32)
+    est = FNNRegressor((5,), solver="lbfgs", max_iter=5, random_state=0)
+    mem = clone(est).fit(X32, y)
+    dist = clone(est).fit(chunked(X32), chunked(y))
+    assert all(W.dtype == np.float32 for W in dist.coefs_ + dist.intercepts_)
+    assert_allclose(dist.loss_curve_[:3], mem.loss_curve_[:3], rtol=1e-5)
+
+
+def test_warm_start_continues_from_the_fitted_weights(client):
+    X, y = regression_data()
+    est = FNNRegressor((5,), solver="lbfgs", max_iter=4, warm_start=True, random_state=0)
+    mem = clone(est).fit(X, y).fit(X, y)
+    dist = clone(est).fit(chunked(X), chunked(y)).fit(chunked(X), chunked(y))
+    assert len(dist.loss_curve_) == 8
+    assert_allclose(dist.loss_curve_, mem.loss_curve_, rtol=1e-8)
+
+
+def test_column_vector_target_warns_as_in_memory(client):
+    X, y = classification_data(n_classes=2)
+    est = FNNClassifier((3,), solver="lbfgs", max_iter=2, random_state=0)
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        clone(est).fit(X, y.reshape(-1, 1))
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        clone(est).fit(chunked(X), chunked(y.reshape(-1, 1)))
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_stochastic_solvers_point_to_the_out_of_core_path(client, solver):
+    X, y = classification_data(n=40)
+    with pytest.raises(ValueError, match=rf"solver='{solver}' cannot fit dask arrays.*"
+                                         r"partial_fit.*Incremental.*docs/scaling.md"):
+        FNNClassifier(solver=solver).fit(chunked(X), chunked(y))
+    with pytest.raises(TypeError, match="partial_fit does not take dask arrays"):
+        FNNClassifier(solver=solver).partial_fit(chunked(X), chunked(y), classes=[0, 1])
+
+
+def _bad(kind):
+    """Data with one problem, placed beyond the rows that the client validates itself."""
+    X, y = regression_data(n=400)
+    sw = weights(400)
+    row = _dask.HEAD_ROWS + 77
+    if kind == "X-nan":
+        X[row, 2] = np.nan
+    elif kind == "X-inf":
+        X[row, 0] = np.inf
+    elif kind == "y-nan":
+        y[row] = np.nan
+    elif kind == "sw-nan":
+        sw[row] = np.nan
+    elif kind == "sw-zero":
+        sw[:] = 0.0
+    elif kind == "sw-2d":
+        sw = sw.reshape(200, 2)
+    elif kind == "length":
+        y = y[:390]
+    elif kind == "X-1d":
+        X = X[:, 0]
+    return X, y, sw
+
+
+@pytest.mark.parametrize("kind", ["X-nan", "X-inf", "y-nan", "sw-nan", "sw-zero", "sw-2d",
+                                  "length", "X-1d"])
+def test_bad_input_gets_the_in_memory_error_without_touching_the_estimator(client, kind):
+    """The offending values sit beyond the first block: they are found on the cluster."""
+    X, y, sw = _bad(kind)
+    est = FNNRegressor((3,), solver="lbfgs", max_iter=3, random_state=0)
+    with pytest.raises(ValueError) as in_memory:
+        clone(est).fit(X, y, sample_weight=sw)
+    fitted = clone(est).fit(*regression_data(n=100))
+    before = {k: v for k, v in vars(fitted).items()}
+    with pytest.raises(ValueError) as on_dask:
+        fitted.fit(chunked(X), chunked(y), sample_weight=chunked(sw))
+    if kind == "X-1d":  # the message quotes the array: the client only holds its first rows
+        assert str(on_dask.value).startswith("Expected 2D array, got 1D array instead:")
+    else:
+        assert str(on_dask.value) == str(in_memory.value)
+    assert vars(fitted).keys() == before.keys()
+    assert all(vars(fitted)[k] is v for k, v in before.items())
+
+
+def test_loss_target_check_runs_on_every_block(client):
+    X, y = regression_data(n=140)
+    y = np.abs(y)
+    y[120] = -1.0  # in the second block only
+    est = FNNRegressor((3,), solver="lbfgs", loss="poisson", random_state=0)
+    with pytest.raises(ValueError, match="negative, which is not allowed for the poisson"):
+        est.fit(chunked(X), chunked(y))
+    assert not hasattr(est, "coefs_")
+
+
+def test_unknown_chunk_sizes_and_dask_dataframes_are_clear_errors(client):
+    X, y = regression_data(n=100)
+    Xd = chunked(X)
+    unknown = Xd[Xd[:, 0] > -10]  # boolean indexing: row counts unknown until computed
+    with pytest.raises(ValueError, match=r"unknown chunk sizes; call X.compute_chunk_sizes"):
+        FNNRegressor(solver="lbfgs").fit(unknown, chunked(y))
+    import dask.dataframe as dd  # present with dask-ml (a test dependency)
+    import pandas as pd
+
+    frame = dd.from_pandas(pd.DataFrame(X), npartitions=2)
+    with pytest.raises(TypeError, match=r"X is a DataFrame; .*X.to_dask_array\(lengths=True\)"):
+        FNNRegressor(solver="lbfgs").fit(frame, chunked(y))
