@@ -314,6 +314,14 @@ def data_terms(theta, network, bundles):
     block's Σ s, they are its unnormalised data terms. A block whose weights
     are all zero contributes nothing (and would divide 0 by 0).
     """
+    from ._threads import blas_threads_for
+
+    rows = max(bundle[0].shape[0] for bundle in bundles)
+    with blas_threads_for(rows, network.layout.layer_units):  # as the in-memory fit
+        return _sum_blocks(theta, network, bundles)
+
+
+def _sum_blocks(theta, network, bundles):
     from ._engine import loss_and_gradient
 
     total_J, total_grad = 0.0, np.zeros_like(theta)

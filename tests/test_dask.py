@@ -7,6 +7,7 @@ estimator fitted in memory, the engine evaluated in memory on the same θ, a
 plain loop of ``partial_fit`` over the same blocks, or ``n_jobs=1``.
 """
 
+import contextlib
 import tracemalloc
 import warnings
 
@@ -28,19 +29,35 @@ pytestmark = [
 ]
 
 
-def _close(client, cluster):
-    client.close(timeout=30)
-    cluster.close(timeout=30)
+_BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def local_cluster(threads_per_worker, blas_threads=1):
+    """A client on two process workers with that many BLAS threads each, closed on exit.
+
+    A nanny exports its BLAS variables into this process's environment before it
+    spawns a worker, and they win over its own configuration; they are set here for
+    the cluster's start and restored afterwards.
+    """
+    with pytest.MonkeyPatch.context() as env:
+        for name in _BLAS_VARIABLES:
+            env.setenv(name, str(blas_threads))
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=threads_per_worker,
+                                           processes=True, dashboard_address=None)
+    client = distributed.Client(cluster, timeout=60)
+    try:
+        yield client
+    finally:
+        client.close(timeout=30)
+        cluster.close(timeout=30)
 
 
 @pytest.fixture(scope="module")
 def client():
     """Two process workers with one thread each (the issue's configuration)."""
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
-    client = distributed.Client(cluster, timeout=60)
-    yield client
-    _close(client, cluster)
+    with local_cluster(threads_per_worker=1) as client:
+        yield client
 
 
 # ----------------------------------------------------------------------
@@ -300,3 +317,97 @@ def test_unknown_chunk_sizes_and_dask_dataframes_are_clear_errors(client):
     frame = dd.from_pandas(pd.DataFrame(X), npartitions=2)
     with pytest.raises(TypeError, match=r"X is a DataFrame; .*X.to_dask_array\(lengths=True\)"):
         FNNRegressor(solver="lbfgs").fit(frame, chunked(y))
+
+
+# ----------------------------------------------------------------------
+# 2. Hyperparameter search on a cluster (joblib's "dask" backend)
+# ----------------------------------------------------------------------
+@pytest.fixture(scope="module", params=[1, 2], ids=["1-thread-workers", "2-thread-workers"])
+def search_client(request):
+    """Workers with two BLAS threads each (distributed's default is one), so that a fit
+    which limits BLAS to one thread and fails to restore the setting is seen."""
+    with local_cluster(threads_per_worker=request.param, blas_threads=2) as client:
+        yield client
+
+
+def blas_threads(client):
+    """{worker: {threads of each BLAS pool}} as threadpoolctl reads them on each worker.
+
+    Libraries loaded later (scipy's own OpenBLAS, on the first L-BFGS fit) start from
+    the same environment, so every pool of every worker is compared.
+    """
+    from threadpoolctl import threadpool_info
+
+    return {worker: {pool["num_threads"] for pool in pools if pool["user_api"] == "blas"}
+            for worker, pools in client.run(threadpool_info).items()}
+
+
+def assert_same_cv_results(ours, reference):
+    assert ours["params"] == reference["params"]
+    keys = [k for k in reference if not k.endswith("_time") and k != "params"]
+    assert set(ours) == set(reference)
+    for key in keys:
+        assert_array_equal(ours[key], reference[key], err_msg=key)
+    # Not degenerate: the candidates score differently.
+    assert len(set(reference["mean_test_score"])) > 1
+
+
+def run_on_dask(client, search, X, y):
+    """Fit ``search`` (n_jobs=-1) under joblib's dask backend; check the workers did it."""
+    import joblib
+
+    before = blas_threads(client)
+    with distributed.get_task_stream(client) as tasks, joblib.parallel_config(backend="dask"):
+        search.set_params(n_jobs=-1).fit(X, y)
+    assert {task["worker"] for task in tasks.data} == set(client.nthreads())
+    # Every worker's BLAS pools are as they were before the search.
+    assert before == {worker: {2} for worker in client.nthreads()}
+    assert blas_threads(client) == before
+    return search
+
+
+def test_grid_search_on_dask_equals_n_jobs_1(search_client):
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = classification_data(n=150)
+    pipe = make_pipeline(StandardScaler(), FNNClassifier(max_iter=15, learning_rate_init=0.01,
+                                                         random_state=0))
+    grid = {"fnnclassifier__alpha": [1e-4, 0.3],
+            "fnnclassifier__hidden_layer_sizes": [(4,), (9,)],
+            "fnnclassifier__solver": ["adam", "lbfgs"]}
+    reference = GridSearchCV(pipe, grid, cv=3, n_jobs=1).fit(X, y)
+    on_dask = run_on_dask(search_client, GridSearchCV(pipe, grid, cv=3), X, y)
+    assert_same_cv_results(on_dask.cv_results_, reference.cv_results_)
+    assert_array_equal(on_dask.predict_proba(X), reference.predict_proba(X))
+
+
+def test_randomized_search_on_dask_equals_n_jobs_1(search_client):
+    from scipy.stats import loguniform
+    from sklearn.model_selection import RandomizedSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = regression_data(n=150)
+    pipe = make_pipeline(StandardScaler(), FNNRegressor((6,), max_iter=15, random_state=0))
+    space = {"fnnregressor__alpha": loguniform(1e-5, 1.0),
+             "fnnregressor__learning_rate_init": loguniform(1e-3, 1e-1),
+             "fnnregressor__activation": ["relu", "tanh"]}
+    search = RandomizedSearchCV(pipe, space, n_iter=5, cv=3, random_state=0)
+    reference = clone(search).set_params(n_jobs=1).fit(X, y)
+    on_dask = run_on_dask(search_client, search, X, y)
+    assert_same_cv_results(on_dask.cv_results_, reference.cv_results_)
+
+
+def test_distributed_lbfgs_leaves_the_workers_blas_as_it_was(search_client):
+    """With two threads per worker, a worker's blocks are summed by two concurrent tasks."""
+    X, y = regression_data(n=600)
+    before = blas_threads(search_client)
+    with search_client.as_current():
+        dist = FNNRegressor((6,), solver="lbfgs", max_iter=8, random_state=0).fit(
+            chunked(X, rows=50), chunked(y, rows=50))
+    mem = FNNRegressor((6,), solver="lbfgs", max_iter=8, random_state=0).fit(X, y)
+    assert_allclose(dist.loss_curve_, mem.loss_curve_, rtol=1e-9)
+    assert before == {worker: {2} for worker in search_client.nthreads()}
+    assert blas_threads(search_client) == before
