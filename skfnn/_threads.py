@@ -6,10 +6,26 @@ pool for it, and the threads then spin against the Python code between the
 products (and, under L-BFGS, against scipy's own OpenBLAS pool). On a loaded
 or small machine this makes a fit several times slower than with one thread.
 Fits whose largest product is below :data:`MIN_WORK_PER_THREAD` therefore run
-with one BLAS thread, restored afterwards; larger ones keep the user's setting.
+with one BLAS thread; larger ones keep the user's setting.
+
+A BLAS library's thread count belongs to the process, not to a thread: a
+limit set for one fit holds for every thread while it lasts, and
+threadpoolctl only lets the thread that set a limit change it back. So:
+
+- One fit at a time holds the limit, and only in the thread that set it is it
+  restored, when that fit ends (however it ends). Fits that overlap it in
+  other threads run under it and change nothing; a fit nested in the holder
+  (a callback fitting another small model) keeps it.
+- A fit takes the limit only when no other thread could be doing numpy work
+  that it would slow: when every other live thread is a daemon thread
+  (interpreter, IPython and callback plumbing). Otherwise (joblib's threading
+  backend, Dask workers with several threads, a user's own worker threads)
+  the fit runs with the BLAS settings as they are. A thread that starts numpy
+  work *while* a limited fit runs shares the one thread until that fit ends.
 """
 
 import contextlib
+import threading
 
 from threadpoolctl import ThreadpoolController
 
@@ -18,6 +34,8 @@ from threadpoolctl import ThreadpoolController
 MIN_WORK_PER_THREAD = 2**23
 
 _controller = None
+_lock = threading.Lock()
+_holder = None  # the thread whose fit holds the one-thread limit
 
 
 def blas_threads_for(n_rows, layer_units):
@@ -34,7 +52,25 @@ def blas_threads_for(n_rows, layer_units):
     work = n_rows * max(a * b for a, b in zip(layer_units[:-1], layer_units[1:]))
     if work >= MIN_WORK_PER_THREAD:
         return contextlib.nullcontext()
-    global _controller
-    if _controller is None:  # inspecting the loaded libraries takes ~1 ms: once
-        _controller = ThreadpoolController()
-    return _controller.limit(limits=1, user_api="blas")
+    return _one_blas_thread()
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    global _controller, _holder
+    me = threading.current_thread()
+    with _lock:
+        take = _holder is None and all(t.daemon or t is me for t in threading.enumerate())
+        if take:
+            _holder = me
+    if not take:  # another fit holds it, this one is nested, or a bystander may be working
+        yield
+        return
+    try:
+        if _controller is None:  # inspecting the loaded libraries takes ~1 ms: once
+            _controller = ThreadpoolController()
+        with _controller.limit(limits=1, user_api="blas"):
+            yield
+    finally:
+        with _lock:
+            _holder = None
