@@ -411,3 +411,81 @@ def test_distributed_lbfgs_leaves_the_workers_blas_as_it_was(search_client):
     assert_allclose(dist.loss_curve_, mem.loss_curve_, rtol=1e-9)
     assert before == {worker: {2} for worker in search_client.nthreads()}
     assert blas_threads(search_client) == before
+
+
+# ----------------------------------------------------------------------
+# 3. Out-of-core training: partial_fit over blocks
+# ----------------------------------------------------------------------
+def partial_fit_loop(estimator, X, y, order, rows, classes):
+    """The reference: one partial_fit per block of ``rows`` rows, blocks in ``order``."""
+    for i in order:
+        block = slice(i * rows, (i + 1) * rows)
+        estimator.partial_fit(X[block], y[block], classes=classes)
+    return estimator
+
+
+@pytest.mark.parametrize("shuffle_blocks", [False, True])
+def test_incremental_equals_a_partial_fit_loop_over_the_blocks(client, shuffle_blocks):
+    from dask_ml.wrappers import Incremental
+
+    X, y = classification_data(n=400)
+    est = FNNClassifier((8,), learning_rate_init=0.01, random_state=0)
+    inc = Incremental(est, shuffle_blocks=shuffle_blocks, random_state=3)
+    # X in one column block: dask-ml's Incremental would fit the first column block only.
+    Xd = da.from_array(X, chunks=(50, -1))
+    inc.fit(Xd, chunked(y, rows=50), classes=[0, 1, 2])  # the classes given once
+    order = np.arange(8)
+    if shuffle_blocks:  # dask-ml's order: its random_state shuffles the block indices
+        np.random.RandomState(3).shuffle(order)
+    loop = partial_fit_loop(clone(est), X, y, order, 50, classes=[0, 1, 2])
+    fitted = inc.estimator_
+    assert fitted.t_ == loop.t_ == 400  # every row seen once (n_iter_ counts calls' epochs: 1)
+    for ours, ref in zip(fitted.coefs_ + fitted.intercepts_, loop.coefs_ + loop.intercepts_):
+        assert_allclose(ours, ref, rtol=1e-12, atol=1e-15)
+    assert_array_equal(inc.predict(X), loop.predict(X))
+    # One pass over the blocks is one epoch of a full fit, shuffled within blocks only.
+    full = clone(est).set_params(max_iter=1).fit(X, y)
+    assert not np.allclose(full.coefs_[0], fitted.coefs_[0])
+
+
+def _memmap(path, n_rows, n_features, rows_per_write=1000):
+    X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64,
+                                  shape=(n_rows, n_features))
+    rng = np.random.default_rng(0)
+    for start in range(0, n_rows, rows_per_write):
+        X[start:start + rows_per_write] = rng.standard_normal((rows_per_write, n_features))
+    X.flush()
+    return np.load(path, mmap_mode="r")
+
+
+def peak_of_partial_fit_loop(X, y, chunk):
+    """tracemalloc's peak over a loop of partial_fit on chunks read from a memmap."""
+    est = FNNClassifier((16,), random_state=0).partial_fit(X[:chunk], y[:chunk],
+                                                           classes=[0, 1])
+    tracemalloc.start()
+    try:
+        for start in range(chunk, X.shape[0], chunk):
+            est.partial_fit(X[start:start + chunk], y[start:start + chunk])
+        return tracemalloc.get_traced_memory()[1], est
+    finally:
+        tracemalloc.stop()
+
+
+def test_partial_fit_over_a_memmap_uses_memory_bounded_by_the_chunk(tmp_path):
+    chunk, n_features = 2000, 40
+    chunk_bytes = chunk * n_features * 8
+    peaks = {}
+    for n_chunks in (4, 16):
+        X = _memmap(tmp_path / f"X{n_chunks}.npy", n_chunks * chunk, n_features)
+        y = (X[:, 0] + X[:, 1] > 0).astype(int)
+        peaks[n_chunks], est = peak_of_partial_fit_loop(X, y, chunk)
+        assert est.t_ == n_chunks * chunk
+    # 16 chunks cost what 4 cost: memory does not grow with the data.
+    assert peaks[16] <= 1.05 * peaks[4] + 2**16
+    # ... and stays below one chunk of X although X holds sixteen.
+    assert peaks[16] < chunk_bytes
+    # The bound is real: materialising the data (what fit(np.asarray(X)) does) costs all of it.
+    tracemalloc.start()
+    np.array(X)
+    assert tracemalloc.get_traced_memory()[1] >= 16 * chunk_bytes
+    tracemalloc.stop()
