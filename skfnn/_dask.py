@@ -7,9 +7,9 @@ The data never travels to the client:
 1. *Validation without materialising the data.* The first rows (at most 256)
    are brought to the client and validated exactly as an in-memory fit
    validates its input (ndim, dtype, number of features); finiteness,
-   all-zero sample weights, the loss's target domain and, for a classifier,
-   the classes (``dask.array.unique``, small) are computed on the cluster in
-   one pass.
+   all-zero sample weights and, for a classifier, the classes
+   (``dask.array.unique``, small) are computed on the cluster in one pass;
+   the loss's target check runs on every block as it is persisted (3.).
 2. *The estimator's own set-up.* ``BaseFNN._prepare`` runs on a stand-in of
    those first rows (for a classifier: one row per class), so the layout,
    initial weights, label binariser, ``n_features_in_``, warm-start checks
@@ -72,12 +72,13 @@ def _distributed_objective(estimator, X, y, sample_weight):
         vars(estimator).clear()
         vars(estimator).update(state)
         raise
+    objective = None
     try:
-        yield (DistributedObjective(client, blocks, estimator._layout, estimator._sigmas, loss,
-                                    estimator.alpha, data.sw_sum, theta),
-               theta, data.X_head.astype(theta.dtype, copy=False))
+        objective = DistributedObjective(client, blocks, estimator._layout, estimator._sigmas,
+                                         loss, estimator.alpha, data.sw_sum, theta)
+        yield objective, theta, data.X_head.astype(theta.dtype, copy=False)
     finally:
-        client.cancel(blocks)
+        client.cancel(blocks + ([objective.network] if objective else []))
 
 
 def _check_solver(estimator, incremental):
@@ -121,7 +122,6 @@ class _Inputs:
 
     def __init__(self, estimator, X, y, sample_weight):
         import dask
-        import dask.array as da
         from sklearn.base import is_classifier
         from sklearn.utils.validation import check_array
 
@@ -131,11 +131,8 @@ class _Inputs:
         X = _as_dask_array(X, "X", None)
         rows = X.chunks[0] if X.ndim else None
         y = _as_dask_array(y, "y", rows)
-        sw = sample_weight
-        if sw is not None:
-            sw = (da.full(X.shape[0], sw, chunks=(rows,)) if np.isscalar(sw)
-                  else _as_dask_array(sw, "sample_weight", rows))
-        # ndim, dtype, n_features, n_samples: sklearn's own checks on the first rows.
+        sw = _weights_as_dask_array(sample_weight, X.shape[0], rows)
+        # ndim, dtype, n_features, n_samples: scikit-learn's checks on the first rows.
         self.X_head = check_array(X[:HEAD_ROWS].compute(), **_X_RULES, input_name="X",
                                   estimator=estimator, ensure_all_finite=False)
         _check_lengths(X, y, sw)
@@ -147,25 +144,35 @@ class _Inputs:
         self.X = X.rechunk({1: -1})  # row blocks only: each block holds whole samples
         self.y = y.rechunk({0: rows})
         self.sw = None if sw is None else sw.rechunk({0: rows})
-        checks = {"X": _non_finite(self.X)}
-        if self.classifier:
-            checks["classes"] = da.unique(self.y.ravel())
+        found = dask.compute(self._reductions())[0]
+        self._raise_on(found, estimator)
+        self.classes, self.y_head = found.get("classes"), found.get("y_head")
+        self.sw_sum = float(found["sw_sum"]) if self.sw is not None else X.shape[0]
+
+    def _reductions(self):
+        """The lazy checks and summaries, computed together in one pass over the data."""
+        import dask.array as da
+
+        lazy = {"X": _non_finite(self.X)}
+        if self.classifier:  # NaN labels come out among the classes, as in memory
+            lazy["classes"] = da.unique(self.y.ravel())
         else:
-            checks.update(y=_non_finite(self.y), y_head=self.y[:HEAD_ROWS])
+            lazy.update(y=_non_finite(self.y), y_head=self.y[:HEAD_ROWS])
         if self.sw is not None:
-            sw_float = self.sw.astype(_float_dtype(self.sw.dtype))
-            checks.update(sample_weight=_non_finite(sw_float), sw_any=(sw_float != 0).any(),
-                          sw_sum=sw_float.sum())
-        found = dask.compute(checks)[0]
-        dtypes = {"X": self.X_head.dtype, "y": _float_dtype(self.y.dtype),
-                  "sample_weight": sw is not None and _float_dtype(sw.dtype)}
+            sw = self.sw.astype(_float_dtype(self.sw.dtype))
+            lazy.update(sample_weight=_non_finite(sw), sw_any=(sw != 0).any(),
+                        sw_sum=sw.sum())
+        return lazy
+
+    def _raise_on(self, found, estimator):
+        dtypes = {"X": self.X_head.dtype, "y": _float_dtype(self.y.dtype)}
+        if self.sw is not None:
+            dtypes["sample_weight"] = _float_dtype(self.sw.dtype)
+            if not found["sw_any"]:
+                raise ValueError("Sample weights must contain at least one non-zero number.")
         for name, dtype in dtypes.items():
             if name in found:
                 _raise_if_non_finite(name, found[name], dtype, estimator)
-        if self.sw is not None and not found["sw_any"]:
-            raise ValueError("Sample weights must contain at least one non-zero number.")
-        self.classes, self.y_head = found.get("classes"), found.get("y_head")
-        self.sw_sum = float(found["sw_sum"]) if self.sw is not None else X.shape[0]
 
     def stand_in(self):
         """Small numpy (X, y) that validate as the full data would, for ``BaseFNN._prepare``.
@@ -173,12 +180,12 @@ class _Inputs:
         A classifier's stand-in y is its classes, one each: the label encoding
         (``dask.array.unique`` on the cluster) is learned from them.
         """
-        y = self.classes if self.classifier else self.y_head
-        if self.classifier and self.y.ndim == 2:
-            y = y.reshape(-1, 1)  # the in-memory fit's column-vector warning, then 1-D
-        n = min(len(y), len(self.X_head)) if not self.classifier else len(y)
-        rows = np.arange(n) % max(len(self.X_head), 1)
-        return self.X_head[rows], y[:n]
+        if self.classifier:  # a column y keeps its shape: the in-memory fit's warning
+            y = self.classes.reshape(-1, 1) if self.y.ndim == 2 else self.classes
+        else:
+            y = self.y_head
+        rows = np.arange(len(y)) % max(len(self.X_head), 1)
+        return self.X_head[rows], y
 
     def row_blocks(self):
         """Yield (X block, y block, s block or None) as delayed objects, in row order."""
@@ -186,6 +193,16 @@ class _Inputs:
         ys = self.y.to_delayed().ravel()
         sws = self.sw.to_delayed().ravel() if self.sw is not None else [None] * len(Xs)
         return zip(Xs, ys, sws)
+
+
+def _weights_as_dask_array(sample_weight, n_samples, rows):
+    """None, a scalar (n copies of it, as scikit-learn) or an array, as a dask array."""
+    import dask.array as da
+
+    if sample_weight is None or not np.isscalar(sample_weight):
+        return None if sample_weight is None else _as_dask_array(sample_weight,
+                                                                 "sample_weight", rows)
+    return da.full(n_samples, sample_weight, chunks=(rows,))
 
 
 def _as_dask_array(a, name, rows):
