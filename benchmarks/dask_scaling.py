@@ -15,6 +15,9 @@ Prints medians of several runs (and ratios) for
    of dask-ml's Incremental over a chunked dask array (2 workers), and of an
    in-memory fit of one epoch for comparison.
 
+All configurations of a table are set up at once and their runs alternated,
+so that the load of a shared machine falls on each alike.
+
 Run from the repository root (needs the ``dask`` extra and dask-ml)::
 
     python benchmarks/dask_scaling.py              # the table in docs/scaling.md
@@ -43,25 +46,50 @@ from skfnn import FNNClassifier, FNNRegressor
 warnings.simplefilter("ignore", ConvergenceWarning)
 
 
-def median_seconds(run, repeats):
-    times = []
+def alternate(runs, repeats):
+    """{name: [result of each repeat]}, the runs alternated so that load hits all alike."""
+    results = {name: [] for name in runs}
     for _ in range(repeats):
-        gc.collect()
+        for name, run in runs.items():
+            gc.collect()
+            results[name].append(run())
+    return results
+
+
+def seconds(run):
+    def timed():
         start = time.perf_counter()
         run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        return time.perf_counter() - start
+    return timed
 
 
 @contextlib.contextmanager
-def dask_client(n_workers, threads_per_worker=1):
+def dask_clients(*n_workers):
+    """One client per entry, on a local cluster of that many process workers × 1 thread."""
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
-                      processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
-        client.run(lambda: __import__("skfnn"))  # workers import skfnn before timing
-        yield client
+    with contextlib.ExitStack() as stack:
+        clients = []
+        for n in n_workers:
+            cluster = stack.enter_context(LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None))
+            client = stack.enter_context(Client(cluster, set_as_default=False))
+            client.run(lambda: __import__("skfnn"))  # workers import skfnn before timing
+            clients.append(client)
+        yield clients
+
+
+def on(client, run):
+    """run() with ``client`` as the current one (where fits on dask arrays go)."""
+    def in_client():
+        with client.as_current():
+            return run()
+    return in_client
+
+
+def workers_name(n):
+    return f"Dask, {n} worker{'s' * (n > 1)} × 1 thread"
 
 
 # ----------------------------------------------------------------------
@@ -84,10 +112,16 @@ def search_times(n_samples, repeats):
     def search(n_jobs):
         return lambda: GridSearchCV(pipe, grid, cv=3, n_jobs=n_jobs).fit(X, y)
 
-    rows = {"sequential (n_jobs=1)": median_seconds(search(1), repeats),
-            "n_jobs=2 (loky)": median_seconds(search(2), repeats)}
-    with dask_client(2) as _, joblib.parallel_config(backend="dask"):
-        rows["Dask, 2 workers × 1 thread"] = median_seconds(search(-1), repeats)
+    def on_dask():
+        with joblib.parallel_config(backend="dask"):
+            search(-1)()
+
+    with dask_clients(2) as (client,):
+        runs = {"sequential (n_jobs=1)": seconds(search(1)),
+                "n_jobs=2 (loky)": seconds(search(2)),
+                workers_name(2): seconds(on(client, on_dask))}
+        times = alternate(runs, repeats)
+    rows = {name: statistics.median(t) for name, t in times.items()}
     return rows, f"{len(X)} × 20, 8 candidates × 3 folds, adam 30 epochs"
 
 
@@ -123,80 +157,94 @@ def timed_evaluations():
         BaseFNN._run_lbfgs = original
 
 
-def lbfgs_costs(X, y, repeats, iterations):
-    """(s per evaluation, s per iteration, set-up s): medians over ``repeats`` fits.
-
-    Set-up is what a fit spends outside its evaluations (validation, blocks on
-    the workers, scipy's own steps).
-    """
-    evaluations, per_iteration, setup = [], [], []
-    for _ in range(repeats):
-        with timed_evaluations() as seconds:
+def lbfgs_fit(X, y, iterations):
+    """A run: one fit; returns (its evaluations' seconds, n_iter_, the rest of the fit)."""
+    def run():
+        with timed_evaluations() as evaluations:
             start = time.perf_counter()
             est = FNNRegressor((64,), solver="lbfgs", max_iter=iterations, tol=0.0,
                                random_state=0).fit(X, y)
             total = time.perf_counter() - start
-        evaluations.extend(seconds)
-        per_iteration.append(sum(seconds) / est.n_iter_)
-        setup.append(total - sum(seconds))
-    return (statistics.median(evaluations), statistics.median(per_iteration),
-            statistics.median(setup))
+        return evaluations, est.n_iter_, total - sum(evaluations)
+    return run
+
+
+def one_blas_thread(run):
+    def limited():
+        with threadpool_limits(1, user_api="blas"):
+            return run()
+    return limited
 
 
 def lbfgs_times(n_samples, repeats, iterations=10, block_rows=25_000):
+    """{name: (s per evaluation, s per iteration, set-up s)}: medians over the runs.
+
+    Set-up is what a fit spends outside its evaluations (validation, blocks on
+    the workers, scipy's own steps).
+    """
     import dask.array as da
 
     X, y = lbfgs_data(n_samples)
-    rows = {"in memory": lbfgs_costs(X, y, repeats, iterations)}
-    with threadpool_limits(1, user_api="blas"):  # the workers' BLAS setting, for comparison
-        rows["in memory, 1 BLAS thread"] = lbfgs_costs(X, y, repeats, iterations)
-    for n_workers in (1, 2):
-        with dask_client(n_workers) as client:
-            per_block = min(block_rows, n_samples // (2 * n_workers))
+    with dask_clients(1, 2) as clients:
+        runs = {"in memory": lbfgs_fit(X, y, iterations),
+                # the workers' BLAS setting (distributed's default), for comparison
+                "in memory, 1 BLAS thread": one_blas_thread(lbfgs_fit(X, y, iterations))}
+        for client, n in zip(clients, (1, 2)):
+            rows = min(block_rows, n_samples // (2 * n))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # "Sending large graph": once
-                Xd = client.persist(da.from_array(X, chunks=(per_block, -1)))
-                yd = client.persist(da.from_array(y, chunks=per_block))
-            name = f"Dask, {n_workers} worker{'s' * (n_workers > 1)} × 1 thread"
-            rows[name] = lbfgs_costs(Xd, yd, repeats, iterations)
-    return rows, f"{n_samples} × 50, hidden (64,), {iterations} iterations"
+                Xd = client.persist(da.from_array(X, chunks=(rows, -1)))
+                yd = client.persist(da.from_array(y, chunks=rows))
+            runs[workers_name(n)] = on(client, lbfgs_fit(Xd, yd, iterations))
+        results = alternate(runs, repeats)
+    table = {}
+    for name, fits in results.items():
+        table[name] = (statistics.median(t for evaluations, _, _ in fits for t in evaluations),
+                       statistics.median(sum(e) / n_iter for e, n_iter, _ in fits),
+                       statistics.median(setup for _, _, setup in fits))
+    return table, f"{n_samples} × 50, hidden (64,), {iterations} iterations"
 
 
 # ----------------------------------------------------------------------
 # 3. Out-of-core training
 # ----------------------------------------------------------------------
 def traced(run):
-    """(seconds, peak traced bytes) of run()."""
-    gc.collect()
-    tracemalloc.start()
-    start = time.perf_counter()
-    try:
-        run()
-        return time.perf_counter() - start, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    """A run returning (seconds, peak traced bytes) of run()."""
+    def measured():
+        tracemalloc.start()
+        start = time.perf_counter()
+        try:
+            run()
+            return time.perf_counter() - start, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    return measured
+
+
+def write_memmap(path, n_samples, n_features, chunk):
+    X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64,
+                                  shape=(n_samples, n_features))
+    rng = np.random.default_rng(0)
+    for start in range(0, n_samples, chunk):
+        X[start:start + chunk] = rng.standard_normal((min(chunk, n_samples - start),
+                                                      n_features))
+    X.flush()
+    return np.load(path, mmap_mode="r")
 
 
 def out_of_core(n_samples, chunk, repeats, n_features=50):
     import dask.array as da
+    import distributed
     from dask_ml.wrappers import Incremental
 
     classes = [0, 1, 2]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "X.npy")
-        X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64,
-                                      shape=(n_samples, n_features))
-        rng = np.random.default_rng(0)
-        for start in range(0, n_samples, chunk):
-            X[start:start + chunk] = rng.standard_normal((min(chunk, n_samples - start),
-                                                          n_features))
-        X.flush()
-        del X
-        X = np.load(path, mmap_mode="r")
-        y = np.argmax(X[:, :3], axis=1)
 
-        def make():
-            return FNNClassifier((64,), random_state=0)
+    def make():
+        return FNNClassifier((64,), random_state=0)
+
+    with tempfile.TemporaryDirectory() as tmp, dask_clients(2) as (client,):
+        X = write_memmap(os.path.join(tmp, "X.npy"), n_samples, n_features, chunk)
+        y = np.argmax(X[:, :3], axis=1)
 
         def memmap_loop():
             est = make()
@@ -207,23 +255,24 @@ def out_of_core(n_samples, chunk, repeats, n_features=50):
         def in_memory():
             make().set_params(max_iter=1).fit(np.array(X), y)  # the data loaded, one epoch
 
-        results = {}
-        for name, run in [("partial_fit loop over a memmap", memmap_loop),
-                          ("fit in memory, one epoch", in_memory)]:
-            runs = [traced(run) for _ in range(repeats)]
-            results[name] = (statistics.median(t for t, _ in runs),
-                             max(p for _, p in runs))
-        with dask_client(2) as client:
-            Xd = client.persist(da.from_array(np.asarray(X), chunks=(chunk, -1)))
-            yd = client.persist(da.from_array(y, chunks=chunk))
-            runs = [traced(lambda: Incremental(make(), shuffle_blocks=False)
-                           .fit(Xd, yd, classes=classes)) for _ in range(repeats)]
-            results["dask-ml Incremental, 2 workers"] = (
-                statistics.median(t for t, _ in runs), None)
+        Xd = client.persist(da.from_array(np.asarray(X), chunks=(chunk, -1)))
+        yd = client.persist(da.from_array(y, chunks=chunk))
+        distributed.wait([Xd, yd])  # the upload's buffers are not the loops' memory
+
+        def incremental():
+            Incremental(make(), shuffle_blocks=False).fit(Xd, yd, classes=classes)
+
+        runs = {"partial_fit loop over a memmap": traced(memmap_loop),
+                "fit in memory, one epoch": traced(in_memory),
+                "dask-ml Incremental, 2 workers": traced(on(client, incremental))}
+        results = alternate(runs, repeats)
+    table = {name: (statistics.median(t for t, _ in runs), max(p for _, p in runs))
+             for name, runs in results.items()}
+    table["dask-ml Incremental, 2 workers"] = (table["dask-ml Incremental, 2 workers"][0], None)
     data_mb = n_samples * n_features * 8 / 2**20
     chunk_mb = chunk * n_features * 8 / 2**20
-    return results, (f"{n_samples} × {n_features} float64 ({data_mb:.0f} MiB), chunks of "
-                     f"{chunk} rows ({chunk_mb:.1f} MiB), hidden (64,)"), n_samples
+    return table, (f"{n_samples} × {n_features} float64 ({data_mb:.0f} MiB), chunks of "
+                   f"{chunk} rows ({chunk_mb:.1f} MiB), hidden (64,)"), n_samples
 
 
 # ----------------------------------------------------------------------
@@ -235,7 +284,8 @@ def main(argv=None):
     repeats = 2 if args.quick else args.repeats
     scale = 0.1 if args.quick else 1.0
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"medians of {repeats} runs\n")
+          f"medians of {repeats} runs; load average at the start "
+          f"{os.getloadavg()[0]:.1f}\n")
 
     rows, what = search_times(int(3000 * scale) or 300, repeats)
     print(f"## One search ({what})\n\n| run | seconds | × sequential |\n|---|---|---|")
@@ -258,6 +308,7 @@ def main(argv=None):
     for name, (seconds, peak) in results.items():
         peak = "—" if peak is None else f"{peak / 2**20:.1f}"
         print(f"| {name} | {n_rows / seconds:,.0f} | {peak} |")
+    print(f"\nLoad average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
