@@ -5,8 +5,9 @@ from ._regressor import FNNRegressor
 from .activations import Activation
 from .gradcheck import GradientCheckError, check_activation, check_gradients, check_loss
 from .losses import Loss
+from .plotting import TrainingCurveDisplay
+from ._version import __version__
 
-__version__ = "0.1.0.dev0"
 
 __all__ = [
     "Activation",
@@ -14,6 +15,7 @@ __all__ = [
     "FNNRegressor",
     "GradientCheckError",
     "Loss",
+    "TrainingCurveDisplay",
     "__version__",
     "check_activation",
     "check_gradients",

@@ -175,6 +175,10 @@ PAIRINGS = [
     ("binary", "log_loss", "logistic"),
     ("multilabel", "log_loss", "logistic"),
     ("multiclass", "log_loss", "softmax"),
+    # Any loss with softmax (δ^L through its Jacobian-vector product), and one-vs-rest.
+    ("multiclass", "squared_error", "softmax"),
+    ("multiclass", "absolute_error", "softmax"),
+    ("multiclass", "log_loss", "logistic"),
 ]
 
 
@@ -223,7 +227,8 @@ def gradcheck(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed)
     header = (f"{'hidden':<11} {'loss':<15} {'output':<9} {'checked':>7} {'skipped':>7} "
               f"{'max abs err':>11} {'max rel err':>11}  verdict")
-    print(f"hidden layers {args.hidden}, alpha {args.alpha}, random sample weights; "
+    dropout = f", dropout {args.dropout} (masks held fixed)" if args.dropout else ""
+    print(f"hidden layers {args.hidden}, alpha {args.alpha}{dropout}, random sample weights; "
           "backprop vs central finite differences (float64)\n")
     print(header)
     print("-" * len(header))
@@ -232,7 +237,7 @@ def gradcheck(args: argparse.Namespace) -> int:
         for task, loss, out in PAIRINGS:
             Estimator, X, y = _gradcheck_problem(task, out, rng)
             estimator = Estimator(tuple(args.hidden), activation=activation, loss=loss,
-                                  out_activation=out, alpha=args.alpha,
+                                  out_activation=out, alpha=args.alpha, dropout=args.dropout,
                                   random_state=args.seed)
             result = check_gradients(estimator, X, y, rng.uniform(0.5, 2.0, X.shape[0]),
                                      tol=args.tol)
@@ -255,6 +260,8 @@ def _gradcheck_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden", type=int, nargs="+", default=[5, 4],
                         help="hidden layer sizes (default: 5 4)")
     parser.add_argument("--alpha", type=float, default=0.1, help="L2 penalty (default 0.1)")
+    parser.add_argument("--dropout", type=float, default=0.0,
+                        help="dropout rate of every hidden layer, masks held fixed (default 0)")
     parser.add_argument("--tol", type=float, default=1e-6,
                         help="largest relative error that passes (default 1e-6)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

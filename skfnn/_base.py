@@ -1,39 +1,59 @@
-"""The base estimator: parameters, validation, fit / partial_fit and training loops.
+"""The base estimator: parameters, validation, fit / partial_fit, fitted state.
 
-:class:`BaseFNN` owns everything the regressor and the classifier share;
-the subclasses only encode targets (``_validate_input``), choose the default
-loss and output activation, and decode predictions.
+:class:`BaseFNN` owns what the regressor and the classifier share: it
+validates the data and the parameters, builds the network being trained
+(:class:`~skfnn._network.Network`), chooses the hooks, hands the work to the
+training loops of :mod:`skfnn._training`, and keeps the fitted model. The
+subclasses only encode targets (``_validate_input``), choose the default
+output activation, and decode predictions.
 """
 
+import contextlib
+import copy
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.optimize
-from sklearn.base import BaseEstimator, _fit_context
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state, gen_batches, shuffle
-from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    column_or_1d,
-    validate_data,
-)
+from sklearn.base import BaseEstimator
+from sklearn.metrics import check_scoring
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from . import _dask, _engine
-from .activations import Activation, Softmax, get_activation
-from .losses import BinaryLogLoss, LogLoss, get_loss
+from . import _dask, _engine, _hooks, _training
+from ._network import INITIALIZERS, Network
+from ._sklearn_compat import (
+    HAS_CALLBACKS,
+    CallbackSupportMixin,
+    HasMethods,
+    Interval,
+    Options,
+    StrOptions,
+    _check_sample_weight,
+    _fit_context,
+    _num_samples,
+    validate_data,
+    with_callbacks,
+)
+from ._state import dump_state, load_state
 from ._threads import blas_threads_for
+from .activations import ACTIVATIONS, get_activation
+from .activations import optional as activation_optional
+from .losses import BinaryLogLoss, LogLoss, get_loss
+from .losses import optional as loss_optional
 from .optimizers import SGD, Adam
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 # Sparse X is accepted; float32 stays float32, anything else becomes float64.
 _X_RULES = dict(accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32))
+# Hidden layers take any elementwise built-in (softmax is an output activation only).
+_HIDDEN_ACTIVATIONS = {k: v for k, v in ACTIVATIONS.items() if v.elementwise}
+# Fitted state that training changes in place (not by assignment): what a
+# failed fit must put back. θ itself is restored into its own buffer.
+_MUTATED_IN_PLACE = ("_optimizer", "loss_curve_", "validation_scores_",
+                     "validation_loss_curve_", "_best_theta")
 
 
-class BaseFNN(BaseEstimator):
+class BaseFNN(CallbackSupportMixin, BaseEstimator):
     """Shared implementation of :class:`FNNRegressor` and :class:`FNNClassifier`."""
 
     _parameter_constraints: dict = {
@@ -62,6 +82,9 @@ class BaseFNN(BaseEstimator):
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "loss": [str, HasMethods(["__call__", "gradient", "delta"])],
         "out_activation": [str, HasMethods(["forward", "derivative"])],
+        "scoring": [StrOptions({"loss"}), str, callable, None],
+        "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
+        "init": [StrOptions({"glorot_uniform", *INITIALIZERS}), callable],
     }
 
     def _store_params(self, arguments):
@@ -80,7 +103,8 @@ class BaseFNN(BaseEstimator):
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
         sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
-        if not all(isinstance(n, Integral) and n > 0 for n in sizes):
+        if not all(isinstance(n, Integral) and not isinstance(n, (bool, np.bool_)) and n > 0
+                   for n in sizes):
             raise ValueError(
                 f"hidden_layer_sizes must contain positive integers only, got {sizes}."
             )
@@ -91,25 +115,35 @@ class BaseFNN(BaseEstimator):
         if isinstance(spec, str) or not hasattr(spec, "__iter__"):
             spec = [spec] * n_hidden
         elif len(spec) != n_hidden:
+            layers = "is 1 hidden layer" if n_hidden == 1 else f"are {n_hidden} hidden layers"
             raise ValueError(
-                f"activation has {len(spec)} entries but there are {n_hidden} hidden "
-                "layers; give one activation per hidden layer, or a single one."
+                f"activation has {len(spec)} entries but there {layers}; give one "
+                "activation per hidden layer, or a single one."
             )
-        sigmas = [get_activation(s, "activation") for s in spec]
-        if any(not getattr(s, "elementwise", True) for s in sigmas):
+        if any(isinstance(s, str) and s in ACTIVATIONS and s not in _HIDDEN_ACTIVATIONS
+               for s in spec):
             raise ValueError(
                 "softmax is not elementwise and can only be the output activation "
                 "(out_activation) of a multiclass classifier."
+            )
+        sigmas = [get_activation(s, "activation", _HIDDEN_ACTIVATIONS) for s in spec]
+        if not all(activation_optional(s, "elementwise") for s in sigmas):
+            raise ValueError(
+                "A hidden activation must be elementwise; got one whose attribute "
+                "elementwise is False. Non-elementwise activations (softmax) can only be "
+                "the output activation of a multiclass classifier."
             )
         return sigmas
 
     def _init_factors(self, hidden):
         # As scikit-learn: each layer is initialised for the hidden activation,
         # the output layer for the last hidden one.
+        factor = [activation_optional(s, "init_factor") for s in hidden]
         if hidden:
-            return [s.init_factor for s in hidden] + [hidden[-1].init_factor]
-        single = self.activation if isinstance(self.activation, (str, Activation)) else "relu"
-        return [get_activation(single).init_factor]
+            return factor + factor[-1:]
+        single = self.activation if not hasattr(self.activation, "__iter__") \
+            or isinstance(self.activation, str) else "relu"
+        return [activation_optional(get_activation(single), "init_factor")]
 
     def _resolve_output(self, Y):
         """Return (loss, output activation) for this task, validated."""
@@ -118,100 +152,310 @@ class BaseFNN(BaseEstimator):
             out = get_activation(self._default_out_activation(loss), "out_activation")
         else:
             out = get_activation(self.out_activation, "out_activation")
-        if isinstance(loss, LogLoss) and not isinstance(out, Softmax):
+        if isinstance(loss, LogLoss) and activation_optional(out, "elementwise"):
             # With an elementwise output each unit is its own Bernoulli variable.
             loss = BinaryLogLoss()
-        if isinstance(out, Softmax) and not isinstance(loss, LogLoss):
+        if not activation_optional(out, "elementwise") and activation_optional(out, "vjp") is None:
             raise ValueError(
-                f"out_activation='softmax' can only be paired with loss='log_loss' "
-                f"(got loss={self.loss!r})."
+                f"out_activation={out!r} is not elementwise, so it needs a method "
+                "vjp(z, a, g) returning (∂a/∂z)ᵀ g for each row (see docs/extending.md)."
             )
         self._check_output(loss, out)
-        loss.check_target(Y)
+        check_target = loss_optional(loss, "check_target")
+        if check_target is not None:
+            check_target(Y)
         return loss, out
 
     def _default_out_activation(self, loss):
-        return loss.default_out_activation
+        return loss_optional(loss, "default_out_activation")
 
     def _check_output(self, loss, out):
         """Subclass hook: reject output activations the task cannot use."""
 
+    def _network(self, n_features, Y):
+        """The network this fit trains, from the parameters, for X's features and Y."""
+        hidden_sizes = self._hidden_sizes()
+        hidden = self._hidden_activations(len(hidden_sizes))
+        loss, out = self._resolve_output(Y)
+        return Network([n_features, *hidden_sizes, Y.shape[1]], [*hidden, out], loss,
+                       self.alpha, init_factors=self._init_factors(hidden),
+                       dropout=self._dropout_rates(len(hidden_sizes)), init=self.init)
+
+    def _dropout_rates(self, n_hidden):
+        """p_l for each hidden layer, from a single rate or one per layer."""
+        rates = self.dropout
+        if not hasattr(rates, "__iter__"):
+            rates = [rates] * n_hidden
+        elif len(rates) != n_hidden:
+            layers = "is 1 hidden layer" if n_hidden == 1 else f"are {n_hidden} hidden layers"
+            raise ValueError(f"dropout has {len(rates)} entries but there {layers}; give "
+                             "one rate per hidden layer, or a single one.")
+        if not all(isinstance(p, Real) and 0 <= p < 1 for p in rates):
+            raise ValueError(f"dropout rates must lie in [0, 1); got {list(rates)}.")
+        if any(rates) and self.solver not in _STOCHASTIC_SOLVERS:
+            raise ValueError(
+                "dropout needs a stochastic solver ('adam' or 'sgd'): it makes the objective "
+                "random, and L-BFGS's line search compares objective values, which a new "
+                "mask at every evaluation would make meaningless."
+            )
+        return [float(p) for p in rates]
+
     # ------------------------------------------------------------------
     # Fitting
     # ------------------------------------------------------------------
-    def _prepare(self, X, y, sample_weight, incremental):
-        """Validate the data and (re)build the network; return what the solvers need.
+    def _prepare(self, X, y, sample_weight, incremental, classes=None, validation=None):
+        """Validate the data and (re)build the network; return what training needs.
 
         Initialises the weights on a fresh fit; otherwise checks that the
-        architecture is unchanged. Returns ``(X, Y, sample_weight, theta, loss,
-        random_state)`` with Y 2-D (bool for a classifier: cast to θ's dtype where used).
+        architecture is unchanged. Returns ``(X, Y, sample_weight, net, theta,
+        random_state, validation)`` with Y 2-D (bool for a classifier: cast to
+        θ's dtype where used) and ``validation`` a
+        :class:`~skfnn._training.ValidationSet` or None.
         """
-        hidden_sizes = self._hidden_sizes()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
-        X, Y = self._validate_input(X, y, incremental, reset=first_pass)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X)
+        X, Y, labels = self._validate_input(X, y, incremental, reset=first_pass,
+                                            classes=classes)
+        sample_weight = _checked_weights(sample_weight, X, "sample_weight")
+        weigh = self._class_weigher(labels, Y, sample_weight, incremental)
+        sample_weight = _weighted(sample_weight, X, weigh, labels, Y)
         if Y.ndim == 1:
             Y = Y.reshape(-1, 1)
-        hidden = self._hidden_activations(len(hidden_sizes))
-        loss, out = self._resolve_output(Y)
-        layer_units = [X.shape[1], *hidden_sizes, Y.shape[1]]
+        validation = self._validation_set(validation, X.dtype, Y.shape[1], weigh)
+        net = self._network(X.shape[1], Y)
         random_state = check_random_state(self.random_state)
         if first_pass:
-            self._initialize(layer_units, hidden, out, random_state, X.dtype)
+            self._initialize(net, random_state, X.dtype)
         else:
-            self._check_architecture(layer_units, hidden + [out])
-        theta = self._theta_from_coefs()
-        return X, Y, sample_weight, theta, loss, random_state
+            self._check_architecture(net)
+        self._net = net
+        return X, Y, sample_weight, net, self._theta_from_coefs(), random_state, validation
 
-    def _fit(self, X, y, sample_weight=None, incremental=False):
+    def _class_weigher(self, labels, Y, sample_weight, incremental):
+        """Subclass hook: ``weigh(labels, Y)``, each sample's class weight, or None."""
+        return None
+
+    def _validation_set(self, validation, dtype, n_outputs, weigh=None):
+        """X_val, y_val and sample_weight_val validated like X, y and sample_weight."""
+        if validation is None or (validation[0] is None and validation[1] is None):
+            if validation is not None and validation[2] is not None:
+                raise ValueError("sample_weight_val was given without X_val and y_val.")
+            return None
+        X_user, y_user, sw_val = validation
+        if X_user is None or y_user is None:
+            raise ValueError("X_val and y_val must be given together (got only "
+                             f"{'X_val' if y_user is None else 'y_val'}).")
+        X_val = validate_data(self, X_user, reset=False, **_X_RULES).astype(dtype, copy=False)
+        if _num_samples(y_user) != X_val.shape[0]:
+            raise ValueError(f"X_val has {X_val.shape[0]} samples but y_val has "
+                             f"{_num_samples(y_user)}.")
+        Y_val, labels = self._encode_validation_target(y_user)
+        if Y_val.ndim == 1:
+            Y_val = Y_val.reshape(-1, 1)
+        if Y_val.shape[1] != n_outputs:
+            raise ValueError(f"y_val has {Y_val.shape[1]} outputs but y has {n_outputs}.")
+        sw_val = _checked_weights(sw_val, X_val, "sample_weight_val")
+        sw_val = _weighted(sw_val, X_val, weigh, labels, Y_val)  # as training is weighted
+        return _training.ValidationSet(X_val, Y_val, labels, sw_val, X_user)
+
+    @with_callbacks
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
+        """Fit the network to data X and targets y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data. float32 input trains in float32.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights s_i ≥ 0; the loss is Σ s_i ℓ_i / Σ s_i.
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
+            Validation data, scored after each epoch (L-BFGS iteration):
+            ``validation_scores_`` and ``validation_loss_curve_`` record it.
+            With ``early_stopping=True`` it replaces the internal split
+            (``validation_fraction`` is then unused). Route it through
+            meta-estimators with ``set_fit_request(X_val=True, y_val=True)``.
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            Its targets (a classifier's classes must be among y's).
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation samples (a classifier's ``class_weight``
+            applies to them too).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight, validation=(X_val, y_val, sample_weight_val))
+
+    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None,
+             validation=None):
         if _dask.is_dask_collection(X):  # the rows live on a cluster: skfnn/_dask.py
-            return _dask.fit(self, X, y, sample_weight, incremental)
-        X, Y, sample_weight, theta, loss, random_state = self._prepare(
-            X, y, sample_weight, incremental)
-        stochastic = self.solver in _STOCHASTIC_SOLVERS
-        n_rows = self._batch_size(X.shape[0], warn=False) if stochastic else X.shape[0]
-        with blas_threads_for(n_rows, self._layout.layer_units):
-            if stochastic:
-                self._fit_stochastic(X, Y, sample_weight, theta, self._sigmas, loss,
-                                     random_state, incremental)
-            else:
-                self._fit_lbfgs(X, Y, sample_weight, theta, self._sigmas, loss)
-        self._raise_if_diverged(X)
+            return _dask.fit(self, X, y, sample_weight, incremental, validation)
+        context = self._callback_root(incremental)
+        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+        if context is not None:
+            context.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
+        with self._rollback_on_error():
+            X_, Y, sw, net, theta, random_state, validation = self._prepare(
+                X, y, sample_weight, incremental, classes, validation)
+            bridge = None if context is None else _hooks.CallbackBridge(
+                context, "epoch" if self.solver in _STOCHASTIC_SOLVERS else "lbfgs-iter",
+                X, y, metadata)
+            self._train(X_, Y, sw, net, theta, random_state, incremental, bridge, validation)
+        if context is not None:
+            context.call_on_fit_task_end(estimator=self, X=X, y=y, metadata=metadata,
+                                         reconstruction_attributes={})
         return self
 
-    def _raise_if_diverged(self, X):
-        """Raise ValueError if training diverged: non-finite weights, loss or outputs.
+    def _train(self, X, Y, sample_weight, net, theta, random_state, incremental, bridge,
+               validation=None):
+        """Run the solver's training loop with this fit's hooks."""
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            return self._train_lbfgs(_training.Run(self, net, theta, X, Y, sample_weight,
+                                                   max_iter=self.max_iter, samples_per_epoch=0),
+                                     bridge, validation)
+        self.n_iter_ = 0
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = self._make_optimizer(theta)
+        if self.early_stopping and validation is None:
+            (X, Y, sample_weight), (X_val, Y_val, sw_val) = _training.split_validation(
+                X, Y, sample_weight, fraction=self.validation_fraction,
+                stratify=self._stratify_split(), random_state=random_state)
+            y_val = self._decode_target(Y_val)
+            validation = _training.ValidationSet(X_val, Y_val, y_val, sw_val, X_val)
+        batch_size = _training.batch_size(self.batch_size, X.shape[0])
+        run = _training.Run(self, net, theta, X, Y, sample_weight,
+                            max_iter=1 if incremental else self.max_iter,
+                            samples_per_epoch=X.shape[0], optimizer=self._optimizer)
+        n_batches = -(-X.shape[0] // batch_size)
+        hooks = self._hooks(run, validation, n_batches, incremental, bridge)
+        with blas_threads_for(batch_size, net.layer_units):
+            _training.fit_stochastic(run, hooks, batch_size=batch_size, shuffle=self.shuffle,
+                                     random_state=random_state)
 
-        Finite weights can still be so large that the outputs overflow, so the
-        final network is also run on the first rows of the training data (a
-        minibatch's worth: cheap). With early stopping the restored best weights
-        are judged, not the last epoch's loss.
+    def _train_lbfgs(self, run, bridge=None, validation=None, objective=None):
+        """L-BFGS with this fit's hooks; ``objective``: another source of (J, ∇J) (Dask)."""
+        self.n_iter_ = 0
+        hooks = self._hooks(run, validation, 1, False, bridge)
+        with blas_threads_for(run.X.shape[0], run.net.layer_units):
+            _training.fit_lbfgs(run, hooks, max_fun=self.max_fun, tol=self.tol,
+                                objective=objective)
+
+    def _hooks(self, run, validation, n_batches, incremental, bridge):
+        """The rules of this fit, in the order they see each epoch."""
+        stochastic = run.optimizer is not None
+        hooks = [_hooks.History()]
+        if validation is not None:
+            hooks.append(self._validation_monitor(run, validation, n_batches))
+        if stochastic:
+            hooks += [_hooks.EarlyStopping() if self.early_stopping
+                      else _hooks.TrainingLossPlateau(), _hooks.NoImprovementStop()]
+        if self.verbose:
+            hooks.append(_hooks.Verbose())
+        if bridge is not None:
+            hooks.append(bridge)
+        hooks.append(_hooks.DivergenceGuard(stochastic))
+        if stochastic and not incremental:
+            hooks.append(_hooks.MaxIterWarning())
+        if not stochastic:
+            hooks.insert(0, _hooks.LbfgsOutcome())
+        return hooks
+
+    def _validation_monitor(self, run, validation, n_batches):
+        """The hook scoring ``validation`` after each epoch, with the L2 term of loss_curve_.
+
+        loss_curve_ is the mean of the epoch's batch objectives, each carrying
+        α‖W‖² / (2 Σ s of its batch); the validation loss carries the same
+        term at the epoch's final weights, α‖W‖² / (2 m), m = Σ s of the
+        training rows / the number of batches (L-BFGS: one batch of all rows).
         """
-        finite = (np.isfinite(self._theta).all()
-                  and (self.early_stopping or np.isfinite(getattr(self, "loss_", 0.0)))
-                  and np.isfinite(self._forward_output(X[:256], check_input=False)).all())
-        if not finite:
-            raise ValueError(
-                "Solver produced non-finite parameter weights or outputs (the loss "
-                "diverged). The input data may contain large values and need to be "
-                "preprocessed, or learning_rate_init may be too large."
-            )
+        weights = run.X.shape[0] if run.sample_weight is None else run.sample_weight.sum()
+        if self.validation_scores_ is None:
+            self.validation_scores_ = []
+        if self.validation_loss_curve_ is None:
+            self.validation_loss_curve_ = []
+        return _hooks.ValidationMonitor(validation, self._validation_scorer(),
+                                        penalty_weight=float(weights) / n_batches)
 
-    def _initialize(self, layer_units, hidden, out, random_state, dtype):
+    def _validation_scorer(self):
+        """score(estimator, output, loss, validation): the scoring parameter's rule."""
+        scoring = getattr(self, "scoring", None)
+        if scoring is None:
+            return lambda est, output, loss, v: est._score_outputs(output, v.y, v.sample_weight)
+        if scoring == "loss":  # lower is better: recorded negated, as HistGradientBoosting
+            return lambda est, output, loss, v: -loss
+        scorer = check_scoring(self, scoring)
+
+        def score(est, output, loss, v):
+            weights = {} if v.sample_weight is None else {"sample_weight": v.sample_weight}
+            with warnings.catch_warnings():  # an internal split's X has no feature names
+                warnings.filterwarnings("ignore", "X does not have valid feature names")
+                return scorer(est, v.X_user, v.y, **weights)
+        return score
+
+    @contextlib.contextmanager
+    def _rollback_on_error(self):
+        """On any exception, put the estimator back exactly as it was, then re-raise.
+
+        Ctrl-C inside the training loop does not get here: the loop keeps the
+        partly trained model with a warning, as scikit-learn does.
+        """
+        saved = dict(self.__dict__)
+        theta = saved.get("_theta")
+        theta_before = None if theta is None else theta.copy()
+        mutable = {k: copy.deepcopy(saved[k]) for k in _MUTATED_IN_PLACE if k in saved}
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            self.__dict__.update(mutable)
+            if theta is not None:
+                theta[...] = theta_before  # coefs_ / intercepts_ are its views
+            raise
+
+    def _callback_root(self, incremental):
+        """The root callback task of this fit, or None when no callback listens."""
+        if not HAS_CALLBACKS or not (getattr(self, "_skl_callbacks", None)
+                                     or hasattr(self, "_parent_callback_ctx")):
+            return None
+        if incremental:
+            n_tasks = 1
+        elif self.solver in _STOCHASTIC_SOLVERS:
+            n_tasks = self.max_iter
+        else:  # as scikit-learn's L-BFGS bridge: one more, begun but never run
+            n_tasks = self.max_iter + 1
+        context = self._init_callback_context(max_subtasks=n_tasks)
+        return context if getattr(self, "_skl_callbacks", None) else None
+
+    def _reconstruction_attributes(self, theta):
+        """Fitted attributes that make a copy of the estimator predict with θ as it is now."""
+        theta = theta.copy()
+        coefs, intercepts = self._net.layout.unpack(theta)
+        return {"_theta": theta, "coefs_": coefs, "intercepts_": intercepts,
+                "loss_curve_": list(self.loss_curve_), "n_iter_": self.n_iter_}
+
+    def _initialize(self, net, random_state, dtype):
         self.n_iter_ = 0
         self.t_ = 0
-        self.n_outputs_ = layer_units[-1]
-        self.n_layers_ = len(layer_units)
-        self.out_activation_ = out.name if isinstance(out, Activation) else out
-        self._sigmas = hidden + [out]
-        self._layout = _engine.Layout(layer_units)
-        theta = _engine.init_params(self._layout, self._init_factors(hidden), random_state, dtype)
+        self.n_outputs_ = net.layer_units[-1]
+        self.n_layers_ = len(net.layer_units)
+        out = net.output
+        self.out_activation_ = out.name if type(out) in ACTIVATIONS.values() else out
+        theta = net.initial_theta(random_state, dtype)
+        self._net = net
         self._set_coefs(theta)
         self.loss_curve_ = []
-        self._best_theta = theta.copy()
+        self.validation_loss_curve_ = None
         self._no_improvement_count = 0
+        self.__dict__.pop("_optimizer", None)
+        self.__dict__.pop("_best_theta", None)
         if self.early_stopping:
+            self._best_theta = theta.copy()
             self.validation_scores_ = []
             self.best_validation_score_ = -np.inf
             self.best_loss_ = None
@@ -220,27 +464,42 @@ class BaseFNN(BaseEstimator):
             self.validation_scores_ = None
             self.best_validation_score_ = None
 
-    def _check_architecture(self, layer_units, sigmas):
-        if tuple(layer_units) != self._layout.layer_units:
+    def _check_architecture(self, net):
+        fitted = self._net
+        if net.layer_units != fitted.layer_units:
             raise ValueError(
-                f"The network was fitted with layer sizes {list(self._layout.layer_units)} "
-                f"but this call needs {layer_units}: hidden_layer_sizes, the number of "
-                "features or the number of outputs changed. Continuing training "
+                f"The network was fitted with layer sizes {list(fitted.layer_units)} "
+                f"but this call needs {list(net.layer_units)}: hidden_layer_sizes, the "
+                "number of features or the number of outputs changed. Continuing training "
                 "(warm_start=True or partial_fit) needs the same architecture; call fit "
                 "with warm_start=False to start afresh."
             )
-        if list(sigmas) != list(self._sigmas):
+        if not all(a is b or a == b for a, b in zip(net.sigmas, fitted.sigmas)):
             raise ValueError(
-                f"The network was fitted with activations {self._sigmas} but the "
-                f"parameters now give {sigmas}. Continuing training (warm_start=True "
-                "or partial_fit) needs the same activations."
+                f"The network was fitted with activations {list(fitted.sigmas)} but the "
+                f"parameters now give {list(net.sigmas)}. Continuing training "
+                "(warm_start=True or partial_fit) needs the same activations."
             )
+        self._resume_bookkeeping()
+
+    def _resume_bookkeeping(self):
+        """Continue a fit in a mode (early stopping or not) the last fit did not use."""
+        if self.early_stopping:
+            if self.validation_scores_ is None:  # X_val without early stopping makes a list
+                self.validation_scores_ = []
+            if self.best_validation_score_ is None:
+                self.best_validation_score_, self.best_loss_ = -np.inf, None
+            if not hasattr(self, "_best_theta"):  # the weights so far are the best so far
+                self._best_theta = self._theta.copy()
+        else:
+            self.__dict__.pop("_best_theta", None)
+            if self.best_loss_ is None:
+                self.best_loss_ = np.inf
 
     def _set_coefs(self, theta):
         """Expose θ as ``coefs_`` / ``intercepts_`` (views, so they stay current)."""
         self._theta = theta
-        Ws, bs = self._layout.unpack(theta)
-        self.coefs_, self.intercepts_ = Ws, bs
+        self.coefs_, self.intercepts_ = self._net.layout.unpack(theta)
 
     def _theta_from_coefs(self):
         """Return θ, re-packed if the user replaced or re-shaped coefs_ / intercepts_.
@@ -257,30 +516,19 @@ class BaseFNN(BaseEstimator):
             for p, v in zip(params, expected)
         ):
             return theta
-        theta = self._layout.pack(self.coefs_, self.intercepts_,
-                                  out=np.empty(theta.size, dtype=np.result_type(*params)))
+        theta = self._net.layout.pack(self.coefs_, self.intercepts_,
+                                      out=np.empty(theta.size, dtype=np.result_type(*params)))
         self._set_coefs(theta)
         return theta
 
-    def __getstate__(self):
-        # θ is a cache of coefs_ / intercepts_, which are pickled anyway.
-        state = dict(super().__getstate__())  # a copy: object's is the live __dict__
-        state.pop("_theta", None)
-        return state
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        if "_layout" in state:
-            params = [*self.coefs_, *self.intercepts_]
-            theta = np.zeros(self._layout.size, dtype=np.result_type(*params))
-            try:
-                self._set_coefs(self._layout.pack(self.coefs_, self.intercepts_, out=theta))
-            except ValueError:  # coefs_ re-shaped before pickling: _check_coefs reports it
-                self._theta = theta
-
     def _check_coefs(self):
-        """Raise ValueError unless coefs_ / intercepts_ fit the architecture; return θ's views."""
-        Ws, bs = self._layout.unpack(self._theta)
+        """Raise ValueError unless coefs_ / intercepts_ are a usable model; return θ's views.
+
+        They must have the fitted architecture's shapes and hold finite real
+        numbers: NaN weights would make every prediction the same class, and
+        complex ones complex probabilities.
+        """
+        Ws, bs = self._net.layout.unpack(self._theta)
         expected = Ws + bs
         params = [*self.coefs_, *self.intercepts_]
         if len(self.coefs_) != len(Ws) or len(params) != len(expected) or any(
@@ -288,9 +536,19 @@ class BaseFNN(BaseEstimator):
         ):
             raise ValueError(
                 "coefs_ and intercepts_ no longer match the fitted architecture "
-                f"{list(self._layout.layer_units)}: expected shapes "
+                f"{list(self._net.layer_units)}: expected shapes "
                 f"{[v.shape for v in expected]}, got {[np.shape(p) for p in params]}."
             )
+        names = [f"coefs_[{i}]" for i in range(len(Ws))] + \
+                [f"intercepts_[{i}]" for i in range(len(bs))]
+        for name, p in zip(names, params):
+            kind = np.asarray(p).dtype.kind
+            if kind not in "biuf":
+                raise ValueError(f"{name} has dtype {np.asarray(p).dtype}; the weights must "
+                                 "be real floating-point numbers.")
+            if not np.isfinite(p).all():
+                raise ValueError(f"{name} contains non-finite values (nan or inf); the "
+                                 "model cannot predict with them.")
         return expected
 
     def _make_optimizer(self, theta):
@@ -300,205 +558,11 @@ class BaseFNN(BaseEstimator):
         return Adam(theta.size, theta.dtype, self.learning_rate_init, self.beta_1,
                     self.beta_2, self.epsilon)
 
-    def _fit_stochastic(self, X, Y, sample_weight, theta, sigmas, loss, random_state,
-                        incremental):
-        if not incremental or not hasattr(self, "_optimizer"):
-            self._optimizer = self._make_optimizer(theta)
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True")
-        X_train, Y_train, sw_train, validation = self._split(X, Y, sample_weight, random_state)
-        n_samples = X_train.shape[0]
-        batch_size = self._batch_size(n_samples)
-        grad = np.empty_like(theta)
-        workspace = _engine.Workspace(self._layout, batch_size, theta.dtype, theta, grad,
-                                      sigmas)
-        sample_idx = np.arange(n_samples)
-        self.n_iter_ = 0
-        try:
-            for _ in range(self.max_iter):
-                if self.shuffle:
-                    sample_idx = shuffle(sample_idx, random_state=random_state)
-                epoch_loss = self._epoch(X_train, Y_train, sw_train, sample_idx, theta, grad,
-                                         workspace, sigmas, loss)
-                if self._end_epoch(epoch_loss, n_samples, validation, incremental):
-                    break
-        except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")  # keep the model, as scikit-learn
-        if self.early_stopping:
-            theta[...] = self._best_theta
-
-    def _epoch(self, X, Y, sample_weight, sample_idx, theta, grad, workspace, sigmas, loss):
-        """One pass of minibatch steps over the samples; return the mean batch loss.
-
-        The workspace was made for the batch size; a smaller last batch takes its rows.
-        """
-        n_samples = X.shape[0]
-        accumulated_loss = 0.0
-        for batch in gen_batches(n_samples, workspace.n_samples):
-            n_batch = batch.stop - batch.start
-            idx = sample_idx[batch] if self.shuffle else batch
-            sw = None if sample_weight is None else sample_weight[idx]
-            Y_batch = Y[idx].astype(theta.dtype, copy=False)
-            J, _ = _engine.loss_and_gradient(theta, X[idx], Y_batch, self._layout, sigmas,
-                                             loss, self.alpha, sw, grad,
-                                             workspace.rows(n_batch))
-            accumulated_loss += J * n_batch
-            self._optimizer.step(theta, grad, workspace.scratch)
-        return accumulated_loss / n_samples
-
-    def _end_epoch(self, epoch_loss, n_samples, validation, incremental):
-        """Record the epoch and apply the stopping rules; return True to stop."""
-        self.n_iter_ += 1
-        self.t_ += n_samples
-        self.loss_ = epoch_loss
-        self.loss_curve_.append(epoch_loss)
-        if self.verbose:
-            print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-        self._update_no_improvement_count(validation)
-        self._optimizer.iteration_ends(self.t_)
-        if self._no_improvement_count > self.n_iter_no_change:
-            what = "Validation score" if self.early_stopping else "Training loss"
-            msg = "%s did not improve more than tol=%f for %d consecutive epochs." % (
-                what, self.tol, self.n_iter_no_change)
-            if self._optimizer.trigger_stopping(msg, self.verbose):
-                return True
-            self._no_improvement_count = 0
-        if incremental:
-            return True
-        if not self.early_stopping and not (np.isfinite(epoch_loss)
-                                            and np.isfinite(self._theta).all()):
-            return True  # diverged: no later epoch can recover; _fit reports it
-        if self.n_iter_ == self.max_iter:
-            warnings.warn(
-                "Stochastic Optimizer: Maximum iterations (%d) reached and the "
-                "optimization hasn't converged yet." % self.max_iter,
-                ConvergenceWarning,
-            )
-        return False
-
-    def _update_no_improvement_count(self, validation):
-        if self.early_stopping:
-            score = self._score(*validation)
-            self.validation_scores_.append(score)
-            if self.verbose:
-                print("Validation score: %f" % score)
-            if score < self.best_validation_score_ + self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if score > self.best_validation_score_:
-                self.best_validation_score_ = score
-                self._best_theta = self._theta.copy()
-        else:
-            last = self.loss_curve_[-1]
-            if last > self.best_loss_ - self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if last < self.best_loss_:
-                self.best_loss_ = last
-
-    def _split(self, X, Y, sample_weight, random_state):
-        """Hold out the validation set for early stopping (stratified for one output)."""
-        if not self.early_stopping:
-            return X, Y, sample_weight, None
-        stratify = Y if self._stratify_split() else None
-        arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
-        parts = train_test_split(*arrays, random_state=random_state,
-                                 test_size=self.validation_fraction, stratify=stratify)
-        X_train, X_val, Y_train, Y_val = parts[:4]
-        sw_train, sw_val = parts[4:] if sample_weight is not None else (None, None)
-        if X_val.shape[0] < 2:
-            raise ValueError(
-                "The validation set is too small. Increase 'validation_fraction' or "
-                "the size of your dataset."
-            )
-        return X_train, Y_train, sw_train, (X_val, self._decode_target(Y_val), sw_val)
-
     def _stratify_split(self):
         return False
 
     def _decode_target(self, Y):
         return Y
-
-    def _batch_size(self, n_samples, warn=True):
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        if self.batch_size > n_samples and warn:
-            warnings.warn(
-                "Got `batch_size` less than 1 or larger than sample size. It is going "
-                "to be clipped"
-            )
-        return int(np.clip(self.batch_size, 1, n_samples))
-
-    def _fit_lbfgs(self, X, Y, sample_weight, theta, sigmas, loss):
-        # scipy works in float64; the objective is evaluated in θ's own dtype.
-        grad = np.empty_like(theta)
-        workspace = _engine.Workspace(self._layout, X.shape[0], theta.dtype, theta, grad,
-                                      sigmas)
-        Y = Y.astype(theta.dtype, copy=False)
-
-        def fun(x):
-            theta[...] = x
-            J, g = _engine.loss_and_gradient(theta, X, Y, self._layout, sigmas, loss,
-                                             self.alpha, sample_weight, grad, workspace)
-            return J, g.astype(np.float64)
-
-        self._run_lbfgs(fun, theta)
-
-    def _run_lbfgs(self, fun, theta):
-        """Minimise ``fun(x) -> (J, ∇J in float64)`` from θ with scipy's L-BFGS; record the fit."""
-        curve = []
-
-        def record(intermediate_result):
-            curve.append(float(intermediate_result.fun))
-            if self.verbose:
-                print("Iteration %d, loss = %.8f" % (len(curve), curve[-1]))
-
-        result = scipy.optimize.minimize(
-            fun, theta.astype(np.float64), method="L-BFGS-B", jac=True, callback=record,
-            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
-        )
-        theta[...] = result.x
-        self.n_iter_ = min(result.nit, self.max_iter)
-        self.loss_ = float(result.fun)
-        self.loss_curve_.extend(curve)
-        self.best_loss_ = min(self.loss_curve_, default=self.loss_)
-        if result.status != 0:
-            message = result.message
-            if isinstance(message, bytes):
-                message = message.decode("latin1")
-            warnings.warn(
-                f"lbfgs failed to converge after {result.nit} iteration(s) "
-                f"(status={result.status}):\n{message}.\n\nIncrease the number of "
-                f"iterations (max_iter={self.max_iter}) or max_fun={self.max_fun}, or "
-                "scale the data.",
-                ConvergenceWarning,
-            )
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the network to data X and targets y.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data. float32 input trains in float32.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            The targets.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Per-sample weights s_i; the loss is Σ s_i ℓ_i / Σ s_i.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator.
-        """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def _partial_fit(self, X, y, sample_weight=None):
-        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def _check_solver(self):
         if self.solver not in _STOCHASTIC_SOLVERS:
@@ -507,6 +571,15 @@ class BaseFNN(BaseEstimator):
                 f"{self.solver} is not stochastic."
             )
         return True
+
+    # ------------------------------------------------------------------
+    # Persistence: the fitted state as plain data
+    # ------------------------------------------------------------------
+    def __getstate__(self):
+        return dump_state(self, super().__getstate__())
+
+    def __setstate__(self, state):
+        super().__setstate__(load_state(self, state))
 
     # ------------------------------------------------------------------
     # Prediction
@@ -525,13 +598,14 @@ class BaseFNN(BaseEstimator):
 
     def _forward_logits(self, X):
         """Z^L for X (validated)."""
-        return _engine.logits(self._check_X(X), self.coefs_, self.intercepts_, self._sigmas)
+        X = self._check_X(X)
+        return _engine.logits(self._net, X, self.coefs_, self.intercepts_)
 
     def _forward_output(self, X, check_input=True):
         """A^L for X (validated unless ``check_input`` is False)."""
         if check_input:
             X = self._check_X(X)
-        return _engine.predict(X, self.coefs_, self.intercepts_, self._sigmas)
+        return _engine.predict(self._net, X, self.coefs_, self.intercepts_)
 
     def _score(self, X, y, sample_weight=None):
         """The validation score for early stopping; NaN if the outputs are not finite."""
@@ -548,8 +622,34 @@ class BaseFNN(BaseEstimator):
     # ------------------------------------------------------------------
     # Subclass interface
     # ------------------------------------------------------------------
-    def _validate_input(self, X, y, incremental, reset):  # pragma: no cover - abstract
+    def _validate_input(self, X, y, incremental, reset, classes=None):  # pragma: no cover
+        """Return (X, Y, labels): validated X, encoded targets, targets as scorers take them."""
+        raise NotImplementedError
+
+    def _encode_validation_target(self, y):  # pragma: no cover - abstract
+        """Return (Y_val, labels) for y_val, validated against the training targets."""
         raise NotImplementedError
 
     def _score_outputs(self, output, y, sample_weight):  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def _checked_weights(sample_weight, X, name):
+    """Weights s_i ≥ 0 with a positive sum, in X's dtype (None stays None)."""
+    if sample_weight is None:
+        return None
+    sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+    if not sample_weight.sum() > 0:
+        raise ValueError(f"{name} sums to zero: at least one sample must have a positive "
+                         "weight.")
+    return sample_weight
+
+
+def _weighted(sample_weight, X, weigh, labels, Y):
+    """s_i times the class weight of sample i, as scikit-learn's LogisticRegression folds it."""
+    if weigh is None:
+        return sample_weight
+    factor = weigh(labels, Y).astype(X.dtype)
+    if sample_weight is None:
+        return factor
+    return sample_weight * factor

@@ -1,20 +1,25 @@
 """FNNClassifier: a feed-forward network for classification."""
 
 import numpy as np
-from scipy.special import log_expit, log_softmax
+from scipy.special import log_expit, log_softmax, logsumexp
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import (
-    _check_partial_fit_first_call,
-    check_classification_targets,
-    type_of_target,
-    unique_labels,
-)
+from sklearn.utils import check_array
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+from sklearn.utils.validation import column_or_1d
 
+from . import _docstrings
 from ._base import BaseFNN
-from ._regressor import _DOC_ATTRIBUTES, _DOC_PARAMETERS
+from ._sklearn_compat import (
+    StrOptions,
+    _check_partial_fit_first_call,
+    _fit_context,
+    with_callbacks,
+)
+from .activations import optional as activation_optional
 from .activations import Logistic, Softmax
 
 __all__ = ["FNNClassifier"]
@@ -30,7 +35,7 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
     Binary and multilabel targets get one logistic unit per label, multiclass
     targets a softmax output.
 """
-        + _DOC_PARAMETERS
+        + _docstrings.PARAMETERS
         + """    loss : str or Loss, default="log_loss"
         "log_loss" (cross-entropy: multinomial with softmax, Bernoulli per unit
         with an elementwise output), another loss name such as
@@ -40,7 +45,7 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
         logistic otherwise. Multiclass targets need softmax; binary and
         multilabel ones accept any elementwise activation with values in [0, 1].
 """
-        + _DOC_ATTRIBUTES
+        + _docstrings.ATTRIBUTES
         + """    classes_ : ndarray or list of ndarray
         The class labels (for multilabel, one 0/1 label per output).
 
@@ -67,34 +72,90 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 loss="log_loss", out_activation="auto"):
+                 loss="log_loss", out_activation="auto", scoring=None, dropout=0.0,
+                 init="glorot_uniform", class_weight=None):
         self._store_params(locals())
+
+    _parameter_constraints: dict = {
+        **BaseFNN._parameter_constraints,
+        "class_weight": [dict, list, StrOptions({"balanced"}), None],
+    }
 
     # ------------------------------------------------------------------
     # Targets
     # ------------------------------------------------------------------
-    def _validate_input(self, X, y, incremental, reset):
+    def _validate_input(self, X, y, incremental, reset, classes=None):
         X, y = self._check_Xy(X, y, reset)
         check_classification_targets(y)
-        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+        if incremental and _check_partial_fit_first_call(self, classes):
+            multilabel = type_of_target(y).startswith("multilabel")
+            self._label_binarizer = LabelBinarizer().fit(y if multilabel else classes)
+            self.classes_ = self._label_binarizer.classes_
+        elif not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer().fit(y)
             self.classes_ = self._label_binarizer.classes_
         else:
-            classes = unique_labels(y)
-            if self.warm_start:
-                if set(classes) != set(self.classes_):
-                    raise ValueError(
-                        "warm_start can only be used where `y` has the same classes as "
-                        f"in the previous call to fit. Previously got {self.classes_}, "
-                        f"`y` has {classes}"
-                    )
-            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
-                raise ValueError(
-                    f"`y` has classes not in `self.classes_`. `self.classes_` has "
-                    f"{self.classes_}. 'y' has {classes}."
-                )
+            self._check_known_classes(unique_labels(y))
+        if self._label_binarizer.y_type_ != "multilabel-indicator" and len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the data, but "
+                f"the data contains only one class: {self.classes_[0]}."
+            )
         # One byte per label, as scikit-learn; minibatches are cast as they are drawn.
-        return X, self._label_binarizer.transform(y).astype(bool)
+        return X, self._label_binarizer.transform(y).astype(bool), y
+
+    def _encode_validation_target(self, y):
+        y = check_array(y, ensure_2d=False, dtype=None, input_name="y_val")
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        multilabel = self._label_binarizer.y_type_ == "multilabel-indicator"
+        if multilabel != type_of_target(y).startswith("multilabel") or (
+                multilabel and y.shape[1] != len(self.classes_)):
+            raise ValueError(
+                f"y_val is {type_of_target(y)} but the training target is "
+                f"{self._label_binarizer.y_type_}"
+                + (f" with {len(self.classes_)} labels." if multilabel else ".")
+            )
+        unseen = np.setdiff1d(unique_labels(y), self.classes_)
+        if unseen.size:
+            raise ValueError(
+                f"y_val has classes {list(unseen)} that are not in the training data's "
+                f"classes {list(self.classes_)}."
+            )
+        return self._label_binarizer.transform(y).astype(bool), y
+
+    def _class_weigher(self, labels, Y, sample_weight, incremental):
+        """Each sample's class weight, as LogisticRegression (multilabel: per label, multiplied)."""
+        if self.class_weight is None:
+            return None
+        if incremental and self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight 'balanced' is not supported for partial_fit: the class "
+                "frequencies of one batch are not those of the data. Use "
+                "compute_class_weight('balanced', classes=classes, y=y) on a large enough "
+                "sample of the targets, and pass the resulting weights as a dict "
+                "class_weight={class: weight}."
+            )
+        if self._label_binarizer.y_type_ == "multilabel-indicator":
+            return _label_weigher(self.class_weight, Y)
+        table = compute_class_weight(self.class_weight, classes=self.classes_, y=labels,
+                                     sample_weight=sample_weight)
+        return lambda labels, Y: table[np.searchsorted(self.classes_, labels)]
+
+    def _check_known_classes(self, classes):
+        if self.warm_start:
+            if set(classes) != set(self.classes_):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as "
+                    f"in the previous call to fit. Previously got {self.classes_}, "
+                    f"`y` has {classes}"
+                )
+        elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+            raise ValueError(
+                f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                f"{self.classes_}. 'y' has {classes}."
+            )
 
     def _multiclass(self):
         return self._label_binarizer.y_type_ == "multiclass"
@@ -103,16 +164,17 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
         return "softmax" if self._multiclass() else "logistic"
 
     def _check_output(self, loss, out):
-        if self._multiclass() and not isinstance(out, Softmax):
+        _check_probability_output(out)
+        if not activation_optional(out, "elementwise") and not self._multiclass():
             raise ValueError(
-                f"A multiclass target needs out_activation='softmax' (or 'auto'); got "
-                f"{self.out_activation!r}."
-            )
-        if isinstance(out, Softmax) and not self._multiclass():
-            raise ValueError(
-                "out_activation='softmax' needs a multiclass target; this target is "
+                f"out_activation={self.out_activation!r} couples the output units (it is "
+                "not elementwise), which needs a multiclass target; this target is "
                 f"{self._label_binarizer.y_type_}. Use 'logistic' (or 'auto')."
             )
+
+    def _one_vs_rest(self):
+        """A multiclass target with an elementwise output: one unit per class, normalised."""
+        return self._multiclass() and activation_optional(self._net.output, "elementwise")
 
     def _stratify_split(self):
         return self.n_outputs_ == 1
@@ -156,17 +218,27 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             For binary targets the columns are P(classes_[0]), P(classes_[1]).
+            A multiclass target with an elementwise output activation
+            (one-vs-rest, e.g. ``out_activation="logistic"``) has its unit
+            outputs normalised to sum to 1 per row.
         """
         output = self._forward_output(X)
         if self.n_outputs_ == 1:
             return np.hstack([1 - output, output])
+        if self._one_vs_rest():
+            if type(self._net.output) is Logistic:  # as predict_log_proba, in log space
+                return np.exp(self._ovr_log_proba(self._forward_logits(X)))
+            total = output.sum(axis=1, keepdims=True)
+            return np.divide(output, total, out=np.full_like(output, 1 / output.shape[1]),
+                             where=total > 0)
         return output
 
     def predict_log_proba(self, X):
         """Log of the probability estimates, computed from the logits.
 
         Unlike ``np.log(predict_proba(X))``, this stays finite where a
-        probability underflows to 0 (log-softmax and log-sigmoid of Z^L).
+        probability underflows to 0 (log-softmax and log-sigmoid of Z^L) for
+        the softmax and logistic outputs; ``exp`` of it is ``predict_proba``.
 
         Parameters
         ----------
@@ -177,20 +249,28 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
         log_proba : ndarray of shape (n_samples, n_classes)
         """
         Z = self._forward_logits(X)
-        out = self._sigmas[-1]
-        if isinstance(out, Softmax):
+        out = type(self._net.output)  # exactly: a subclass may compute another function
+        if out is Softmax:
             return log_softmax(Z, axis=1)
-        if isinstance(out, Logistic):
-            log_p, log_q = log_expit(Z), log_expit(-Z)
-        else:
-            p = out.forward(Z)
-            tiny = np.finfo(p.dtype).tiny
-            log_p, log_q = np.log(np.maximum(p, tiny)), np.log(np.maximum(1 - p, tiny))
+        if out is Logistic and self._one_vs_rest():
+            return self._ovr_log_proba(Z)
+        if out is not Logistic:
+            tiny = np.finfo(Z.dtype).tiny
+            return np.log(np.maximum(self.predict_proba(X), tiny))
+        log_p, log_q = log_expit(Z), log_expit(-Z)
         if self.n_outputs_ == 1:
             return np.hstack([log_q, log_p])
         return log_p
 
+    @staticmethod
+    def _ovr_log_proba(Z):
+        """log(p_k / Σ_j p_j) with p = logistic(Z), computed as log p − logsumexp(log p)."""
+        log_p = log_expit(Z)
+        return log_p - logsumexp(log_p, axis=1, keepdims=True)
+
     @available_if(lambda est: est._check_solver())
+    @with_callbacks
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Update the model with one epoch over (X, y).
 
@@ -208,15 +288,57 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
         -------
         self : object
         """
-        if _check_partial_fit_first_call(self, classes):
-            self._label_binarizer = LabelBinarizer()
-            if type_of_target(y).startswith("multilabel"):
-                self._label_binarizer.fit(y)
-            else:
-                self._label_binarizer.fit(classes)
-        return self._partial_fit(X, y, sample_weight)
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+def _check_probability_output(out):
+    """Raise ValueError unless the output activation's values lie in [0, 1]."""
+    value_range = activation_optional(out, "output_range")
+    if value_range is None:
+        raise ValueError(
+            f"out_activation={out!r} declares no output_range, so its outputs cannot be "
+            "trusted as probabilities. A classifier's output activation must map into "
+            "[0, 1]: if yours does, declare it with a class attribute "
+            "output_range = (0.0, 1.0) (see docs/extending.md)."
+        )
+    low, high = value_range
+    if low < 0 or high > 1:
+        name = getattr(out, "name", None) or repr(out)
+        raise ValueError(
+            f"out_activation={name!r} returns values in [{low:g}, {high:g}], which are not "
+            "probabilities. A classifier needs an output activation with values in "
+            "[0, 1]: 'logistic' (or 'softmax' for a multiclass target)."
+        )
+
+
+def _label_weigher(class_weight, Y):
+    """Per-label class weights learnt on the training Y, multiplied over the labels.
+
+    As ``compute_sample_weight(class_weight, Y)``, operation for operation, so
+    that the same Y gets bit-identical weights; validation targets are then
+    weighted with the training set's per-label tables.
+    """
+    if isinstance(class_weight, dict):
+        raise ValueError("For a multilabel target, class_weight must be 'balanced' or a list "
+                         "with one dict {0: weight, 1: weight} per label.")
+    if not isinstance(class_weight, str) and len(class_weight) != Y.shape[1]:
+        raise ValueError(f"class_weight has {len(class_weight)} dicts but the target has "
+                         f"{Y.shape[1]} labels; give one dict per label.")
+    Y = Y.astype(np.int64)
+    tables = []
+    for k in range(Y.shape[1]):
+        spec = class_weight if isinstance(class_weight, str) else class_weight[k]
+        classes = np.unique(Y[:, k])
+        tables.append((classes, compute_class_weight(spec, classes=classes, y=Y[:, k])))
+
+    def weigh(labels, Y):
+        Y = np.asarray(Y).astype(np.int64)
+        return np.prod([weights[np.searchsorted(classes, Y[:, k])]
+                        for k, (classes, weights) in enumerate(tables)], axis=0,
+                       dtype=np.float64)
+    return weigh

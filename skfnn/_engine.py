@@ -6,6 +6,7 @@ row-major form (see docs/derivation.md):
 
     Z^l = A^{l-1} W^l + b^l                        forward
     A^l = σ_l(Z^l),  A^0 = X                       forward
+    Ã^l = A^l ⊙ M^l  (dropout, training only)      forward, backward
     Δ^L = s ⊙ δ^L(Y, Z^L, A^L)                     output_delta
     Δ^l = (Δ^{l+1} (W^{l+1})ᵀ) ⊙ σ_l'(Z^l)         backward
     ∂J/∂W^l = ((A^{l-1})ᵀ Δ^l + α W^l) / Σ s       backward, loss_and_gradient
@@ -15,6 +16,9 @@ row-major form (see docs/derivation.md):
 Δ^l is kept unnormalised (a row per sample, weighted by s) and the division
 by Σ s is applied once per gradient, as scikit-learn does, so that the same
 weights give the same floating-point gradient.
+
+The network itself (layout, activations, loss, α) arrives as one value,
+:class:`skfnn._network.Network`; the functions read its fields and keep nothing.
 
 All parameters live in one contiguous vector θ = [vec W^1, ..., vec W^L, b^1,
 ..., b^L] (scikit-learn's packing order); :class:`Layout` hands out per-layer
@@ -111,22 +115,26 @@ class Workspace:
     they are not rebuilt for every batch.
     """
 
-    def __init__(self, layout, n_samples, dtype, theta=None, grad=None, sigmas=None):
+    def __init__(self, net, n_samples, dtype, theta=None, grad=None):
         self.n_samples = n_samples
-        shapes = [(n_samples, n) for n in layout.layer_units[1:]]
-        L = len(shapes)
+        shapes = [(n_samples, n) for n in net.layout.layer_units[1:]]
         self.Zs = [None] + [np.empty(shape, dtype) for shape in shapes]
         # A hidden layer whose σ' reads only a computes A^l into Z^l's storage.
-        in_place = [sigmas is not None and l < L and _in_place(sigmas[l - 1])
-                    for l in range(1, L + 1)]
         self.As = [None] + [Z if same else np.empty(Z.shape, dtype)
-                            for Z, same in zip(self.Zs[1:], in_place)]
+                            for Z, same in zip(self.Zs[1:], net.in_place)]
         self.Deltas = [None] + [np.empty(shape, dtype) for shape in shapes[:-1]]
+        # Dropout: the masks M^l and the masked activations Ã^l = A^l ⊙ M^l of the
+        # hidden layers that drop units (none without dropout).
+        rates = [*getattr(net, "dropout", ()), 0.0][: len(shapes)]
+        self.Masks = [None] + [np.empty(shape, dtype) if p else None
+                               for shape, p in zip(shapes, rates)]
+        self.Drops = [None] + [np.empty(shape, dtype) if p else None
+                               for shape, p in zip(shapes, rates)]
         # One block for the α W term and the optimizer's step.
-        self.scratch = np.empty(min(layout.size, BLOCK), dtype)
+        self.scratch = np.empty(min(net.layout.size, BLOCK), dtype)
         self.theta, self.grad = theta, grad
         if theta is not None:
-            self.views = (*layout.unpack(theta), *layout.unpack(grad))
+            self.views = (*net.layout.unpack(theta), *net.layout.unpack(grad))
 
     def rows(self, n):
         """This workspace for a batch of n ≤ ``n_samples`` rows (views of its arrays)."""
@@ -134,8 +142,9 @@ class Workspace:
             return self
         part = copy.copy(self)
         part.n_samples = n
-        part.Zs, part.As, part.Deltas = ([None] + [M[:n] for M in arrays[1:]]
-                                         for arrays in (self.Zs, self.As, self.Deltas))
+        part.Zs, part.As, part.Deltas, part.Masks, part.Drops = (
+            [None] + [None if M is None else M[:n] for M in arrays[1:]]
+            for arrays in (self.Zs, self.As, self.Deltas, self.Masks, self.Drops))
         return part
 
     def views_of(self, theta, grad, layout):
@@ -143,11 +152,6 @@ class Workspace:
         if theta is self.theta and grad is self.grad:
             return self.views
         return (*layout.unpack(theta), *layout.unpack(grad))
-
-
-def _in_place(sigma):
-    return (getattr(sigma, "derivative_from_a", False)
-            and getattr(sigma, "forward_into", None) is not None)
 
 
 def _matmul(A, B, out):
@@ -160,104 +164,119 @@ def _matmul(A, B, out):
     return out
 
 
-def _activate(sigma, Z, out):
-    """σ(Z), into ``out`` if the activation offers ``forward_into``."""
-    into = getattr(sigma, "forward_into", None)
-    return sigma.forward(Z) if into is None or out is None else into(Z, out)
+def _activate(net, l, Z, out):
+    """σ_l(Z), into ``out`` if the activation offers ``forward_into``."""
+    into = net.forward_into[l - 1]
+    return net.sigmas[l - 1].forward(Z) if into is None or out is None else into(Z, out)
 
 
-def _times_derivative(sigma, Delta, Z, A):
-    """Δ ⊙ σ'(Z), in place (through ``multiply_derivative`` where offered)."""
-    fused = getattr(sigma, "multiply_derivative", None)
+def _times_derivative(net, l, Delta, Z, A):
+    """Δ ⊙ σ_l'(Z), in place (through ``multiply_derivative`` where offered)."""
+    fused = net.multiply_derivative[l - 1]
     if fused is not None:
         return fused(Delta, Z, A)
-    Delta *= sigma.derivative(Z, A)
+    Delta *= net.sigmas[l - 1].derivative(Z, A)
     return Delta
 
 
-def forward(X, Ws, bs, sigmas, workspace=None):
-    """Forward propagation; return the lists ``Zs`` and ``As``.
+def forward(net, X, Ws, bs, workspace=None, masks=None):
+    """Forward propagation; return the lists ``Zs``, ``As`` and ``inputs``.
 
     ``As[0]`` is X and ``Zs[0]`` is None, so that ``Zs[l]``, ``As[l]`` are
     Z^l, A^l of the derivation, for l = 1..L. X may be a scipy sparse matrix
-    (only the first product touches it). With a workspace built for these
-    activations, a hidden layer whose σ' reads only a (``derivative_from_a``)
-    computes A^l over Z^l, and ``Zs[l]`` is then A^l.
+    (only the first product touches it). With a workspace, a hidden layer
+    whose σ' reads only a (``derivative_from_a``) computes A^l over Z^l, and
+    ``Zs[l]`` is then A^l.
+
+    ``inputs[l]`` is what layer l+1 multiplies: A^l itself, or with dropout
+    (``masks[l]``, the mask M^l of hidden layer l, already scaled by
+    1 / (1 − p_l)) the masked Ã^l = A^l ⊙ M^l. Without masks ``inputs`` is
+    ``As``, the same list.
     """
     ws = workspace
     Zs, As = [None], [X]
-    for l, (W, b, sigma) in enumerate(zip(Ws, bs, sigmas), start=1):
-        Z = _matmul(As[l - 1], W, ws and ws.Zs[l])
-        Z += b  # Z^l = A^{l-1} W^l + b^l
+    inputs = As if masks is None else [X]
+    for l, (W, b) in enumerate(zip(Ws, bs), start=1):
+        Z = _matmul(inputs[l - 1], W, ws and ws.Zs[l])
+        Z += b  # Z^l = Ã^{l-1} W^l + b^l  (Ã^{l-1} = A^{l-1} without dropout)
         Zs.append(Z)
-        As.append(_activate(sigma, Z, ws and ws.As[l]))  # A^l = σ_l(Z^l)
-    return Zs, As
+        As.append(_activate(net, l, Z, ws and ws.As[l]))  # A^l = σ_l(Z^l)
+        if masks is not None:
+            inputs.append(As[l] if masks[l] is None else  # Ã^l = A^l ⊙ M^l
+                          np.multiply(As[l], masks[l], out=ws and ws.Drops[l]))
+    return Zs, As, inputs
 
 
-def logits(X, Ws, bs, sigmas):
+def logits(net, X, Ws, bs):
     """Return Z^L for X without keeping the intermediate layers."""
     A = X
     for l, (W, b) in enumerate(zip(Ws, bs), start=1):
         if l > 1:
-            A = _activate(sigmas[l - 2], A, A)  # A^{l-1} = σ_{l-1}(Z^{l-1})
+            A = _activate(net, l - 1, A, A)  # A^{l-1} = σ_{l-1}(Z^{l-1})
         A = A @ W
         A += b  # Z^l = A^{l-1} W^l + b^l
     return A
 
 
-def predict(X, Ws, bs, sigmas, chunk_size=None):
+def predict(net, X, Ws, bs, chunk_size=None):
     """Return A^L = σ_L(Z^L) for X, a chunk of rows at a time.
 
     Only one chunk's hidden layers exist at any moment, so memory stays
     bounded however many rows X has. By default a chunk holds about 2²¹
     values of the widest layer.
     """
-    n = X.shape[0]
+    n, L = X.shape[0], len(Ws)
     if chunk_size is None:
         chunk_size = max(1, 2**21 // max(W.shape[1] for W in Ws))
     if n <= chunk_size:
-        Z = logits(X, Ws, bs, sigmas)
-        return _activate(sigmas[-1], Z, Z)
+        Z = logits(net, X, Ws, bs)
+        return _activate(net, L, Z, Z)
     out = np.empty((n, Ws[-1].shape[1]), dtype=np.result_type(X.dtype, Ws[-1]))
     for start in range(0, n, chunk_size):
         rows = slice(start, start + chunk_size)
-        Z = logits(X[rows], Ws, bs, sigmas)
-        out[rows] = _activate(sigmas[-1], Z, Z)
+        Z = logits(net, X[rows], Ws, bs)
+        out[rows] = _activate(net, L, Z, Z)
     return out
 
 
-def output_delta(Y, Zs, As, sigmas, loss, sample_weight):
+def output_delta(net, Y, Zs, As, sample_weight):
     """Δ^L = s ⊙ δ^L, δ^L = ∂ℓ/∂Z^L as the loss defines it (a − y for canonical pairs)."""
-    Delta = loss.delta(Y, Zs[-1], As[-1], sigmas[-1])
+    Delta = net.loss.delta(Y, Zs[-1], As[-1], net.output)
     if sample_weight is not None:
         Delta *= sample_weight[:, np.newaxis]
     return Delta
 
 
-def backward(Y, Ws, Zs, As, sigmas, loss, sample_weight, gWs, gbs, workspace=None):
-    """δ-backpropagation of the data term: (A^{l-1})ᵀ Δ^l into ``gWs``, Σ_rows Δ^l into ``gbs``.
+def backward(net, Y, Ws, Zs, As, sample_weight, gWs, gbs, workspace=None, inputs=None,
+             masks=None):
+    """δ-backpropagation of the data term: (Ã^{l-1})ᵀ Δ^l into ``gWs``, Σ_rows Δ^l into ``gbs``.
 
-    :func:`loss_and_gradient` then adds α W^l and divides by Σ s, for all
-    layers at once on the packed gradient vector.
+    ``inputs`` and ``masks`` are :func:`forward`'s, with dropout (Ã = A
+    without). :func:`loss_and_gradient` then adds α W^l and divides by Σ s,
+    for all layers at once on the packed gradient vector.
     """
-    Delta = output_delta(Y, Zs, As, sigmas, loss, sample_weight)
+    inputs = As if inputs is None else inputs
+    Delta = output_delta(net, Y, Zs, As, sample_weight)
     for l in range(len(Ws), 0, -1):
         i = l - 1  # python index of layer l
-        _matmul(As[l - 1].T, Delta, gWs[i])  # (A^{l-1})ᵀ Δ^l
+        _matmul(inputs[l - 1].T, Delta, gWs[i])  # (Ã^{l-1})ᵀ Δ^l
         np.add.reduce(Delta, axis=0, out=gbs[i])  # Σ_rows Δ^l
         if l > 1:
-            # Δ^{l-1} = (Δ^l (W^l)ᵀ) ⊙ σ'_{l-1}(Z^{l-1})
+            # Δ^{l-1} = (Δ^l (W^l)ᵀ) ⊙ M^{l-1} ⊙ σ'_{l-1}(Z^{l-1})  (no M without dropout)
             Delta = _matmul(Delta, Ws[i].T, workspace and workspace.Deltas[l - 1])
-            Delta = _times_derivative(sigmas[i - 1], Delta, Zs[l - 1], As[l - 1])
+            if masks is not None and masks[l - 1] is not None:
+                Delta *= masks[l - 1]
+            Delta = _times_derivative(net, l - 1, Delta, Zs[l - 1], As[l - 1])
 
 
-def objective(Y, A_L, W_flat, loss, alpha, sw_sum, sample_weight):
+def objective(net, Y, A_L, W_flat, sw_sum, sample_weight):
     """J = Σ_i s_i ℓ(y_i, a_i) / Σ s + α / (2 Σ s) Σ_l ‖W^l‖²_F (W_flat: every W^l, packed)."""
-    return float(loss(Y, A_L, sample_weight)) + 0.5 * alpha * np.dot(W_flat, W_flat) / sw_sum
+    data_term = float(net.loss(Y, A_L, sample_weight))
+    return data_term + 0.5 * net.alpha * np.dot(W_flat, W_flat) / sw_sum
 
 
-def loss_and_gradient(theta, X, Y, layout, sigmas, loss, alpha, sample_weight=None, grad=None,
-                      workspace=None):
+def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace=None,
+                      masks=None):
     """Return (J, ∇J) for one batch at the packed parameters θ.
 
     Every consumer calls this one function: the SGD and Adam steps, L-BFGS and
@@ -265,52 +284,51 @@ def loss_and_gradient(theta, X, Y, layout, sigmas, loss, alpha, sample_weight=No
 
     Parameters
     ----------
-    theta : ndarray of shape (layout.size,)
+    net : Network
+        The layout, activations, loss and α (:class:`skfnn._network.Network`).
+    theta : ndarray of shape (net.layout.size,)
         The packed parameters.
     X : {ndarray, sparse matrix} of shape (n_samples, n_features)
     Y : ndarray of shape (n_samples, n_outputs)
-    layout : Layout
-    sigmas : list of Activation
-        σ_1, ..., σ_L (the last one is the output activation).
-    loss : Loss
-    alpha : float
-        The L2 penalty.
     sample_weight : ndarray of shape (n_samples,) or None
-    grad : ndarray of shape (layout.size,), optional
+    grad : ndarray of shape (net.layout.size,), optional
         Where to write ∇J; allocated if None.
     workspace : Workspace, optional
         Scratch arrays for X's number of rows; allocated per call if None.
+    masks : list, optional
+        Dropout masks M^l of the hidden layers (:meth:`Network.draw_masks
+        <skfnn._network.Network.draw_masks>`); None trains without dropout.
 
     Returns
     -------
     J : float
-    grad : ndarray of shape (layout.size,)
+    grad : ndarray of shape (net.layout.size,)
     """
+    layout = net.layout
     if grad is None:
         grad = np.empty_like(theta)
     if workspace is None:
-        workspace = Workspace(layout, X.shape[0], theta.dtype)
+        workspace = Workspace(net, X.shape[0], theta.dtype)
     Ws, bs, gWs, gbs = workspace.views_of(theta, grad, layout)
     W_flat, gW_flat = theta[layout.coefs], grad[layout.coefs]
     sw_sum = X.shape[0] if sample_weight is None else sample_weight.sum()
-    Zs, As = forward(X, Ws, bs, sigmas, workspace)
-    J = objective(Y, As[-1], W_flat, loss, alpha, sw_sum, sample_weight)
-    backward(Y, Ws, Zs, As, sigmas, loss, sample_weight, gWs, gbs, workspace)
+    Zs, As, inputs = forward(net, X, Ws, bs, workspace, masks)
+    J = objective(net, Y, As[-1], W_flat, sw_sum, sample_weight)
+    backward(net, Y, Ws, Zs, As, sample_weight, gWs, gbs, workspace, inputs, masks)
     # ∂J/∂W^l = ((A^{l-1})ᵀ Δ^l + α W^l) / Σ s and ∂J/∂b^l = Σ_rows Δ^l / Σ s:
-    if alpha:
+    if net.alpha:
         for gW, W in blocks(gW_flat, W_flat):
-            gW += np.multiply(W, alpha, out=workspace.scratch[: W.size])
+            gW += np.multiply(W, net.alpha, out=workspace.scratch[: W.size])
     grad /= sw_sum
     return J, grad
 
 
-def objective_at(theta, X, Y, layout, sigmas, loss, alpha, sample_weight=None):
+def objective_at(net, theta, X, Y, sample_weight=None, masks=None):
     """Return J alone at θ (a forward pass, no backpropagation), with ``Zs`` and ``As``."""
-    Ws, bs = layout.unpack(theta)
+    Ws, bs = net.layout.unpack(theta)
     sw_sum = X.shape[0] if sample_weight is None else sample_weight.sum()
-    Zs, As = forward(X, Ws, bs, sigmas)
-    return objective(Y, As[-1], theta[layout.coefs], loss, alpha, sw_sum,
-                     sample_weight), Zs, As
+    Zs, As, _ = forward(net, X, Ws, bs, masks=masks)
+    return objective(net, Y, As[-1], theta[net.layout.coefs], sw_sum, sample_weight), Zs, As
 
 
 def init_params(layout, init_factors, random_state, dtype):

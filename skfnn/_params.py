@@ -1,5 +1,7 @@
 """What activation and loss objects share: value semantics and registry lookup."""
 
+import numpy as np
+
 
 class Parametrised:
     """repr, equality and hashing from the instance's parameters (its ``vars``).
@@ -13,10 +15,37 @@ class Parametrised:
         return f"{type(self).__name__}({params})"
 
     def __eq__(self, other):
-        return type(self) is type(other) and vars(self) == vars(other)
+        if type(self) is not type(other) or vars(self).keys() != vars(other).keys():
+            return False
+        # Parameters may be arrays, whose == is elementwise.
+        return all(_same_value(v, vars(other)[k]) for k, v in vars(self).items())
 
     def __hash__(self):
-        return hash((type(self), tuple(sorted(vars(self).items()))))
+        # Consistent with __eq__ (equal objects have the same type and names) and
+        # defined for unhashable parameter values such as arrays.
+        return hash((type(self), tuple(sorted(vars(self)))))
+
+
+def _same_value(a, b):
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.shape(a) == np.shape(b) and bool(np.array_equal(a, b))
+    return bool(a == b)
+
+
+def optional(obj, attribute, defaults):
+    """``obj``'s optional ``attribute``, or its documented default when absent.
+
+    Parameters
+    ----------
+    obj : object
+        An activation or a loss (a subclass of the base class or any object
+        with the required methods).
+    attribute : str
+        A key of ``defaults``.
+    defaults : dict
+        The optional attributes of this kind of object and their defaults.
+    """
+    return getattr(obj, attribute, defaults[attribute])
 
 
 def lookup(spec, registry, param, kind, methods):

@@ -18,7 +18,8 @@ threadpoolctl only lets the thread that set a limit change it back. So:
   (a callback fitting another small model) keeps it.
 - A fit takes the limit only when no other thread could be doing numpy work
   that it would slow: when every other live thread is a daemon thread
-  (interpreter, IPython and callback plumbing). Otherwise (joblib's threading
+  (interpreter, IPython and callback plumbing) or joblib's executor manager
+  (which lives on between parallel calls and runs no numpy). Otherwise (joblib's threading
   backend, Dask workers with several threads, a user's own worker threads)
   the fit runs with the BLAS settings as they are. A thread that starts numpy
   work *while* a limited fit runs shares the one thread until that fit ends.
@@ -32,6 +33,13 @@ from threadpoolctl import ThreadpoolController
 #: Multiply-adds in the largest matrix product of a step below which a fit
 #: runs on one BLAS thread (see benchmarks/speed.py and docs/performance.md).
 MIN_WORK_PER_THREAD = 2**23
+
+try:  # joblib (a scikit-learn dependency) keeps this thread alive after a parallel call
+    from joblib.externals.loky.process_executor import _ExecutorManagerThread
+
+    _IDLE_MANAGERS = (_ExecutorManagerThread,)
+except ImportError:  # pragma: no cover - another joblib layout
+    _IDLE_MANAGERS = ()
 
 _controller = None
 _lock = threading.Lock()
@@ -60,7 +68,8 @@ def _one_blas_thread():
     global _controller, _holder
     me = threading.current_thread()
     with _lock:
-        take = _holder is None and all(t.daemon or t is me for t in threading.enumerate())
+        take = _holder is None and all(t.daemon or t is me or isinstance(t, _IDLE_MANAGERS)
+                                       for t in threading.enumerate())
         if take:
             _holder = me
     if not take:  # another fit holds it, this one is nested, or a bystander may be working

@@ -16,9 +16,13 @@ import numpy as np
 from scipy.special import erf, expit
 
 from ._params import Parametrised, lookup
+from ._params import optional as _optional
+
+_INF = float("inf")
 
 __all__ = [
     "ACTIVATIONS",
+    "OPTIONAL_ATTRIBUTES",
     "ELU",
     "GELU",
     "Activation",
@@ -32,6 +36,8 @@ __all__ = [
     "Softplus",
     "Tanh",
     "get_activation",
+    "optional",
+    "vjp",
 ]
 
 
@@ -58,6 +64,15 @@ class Activation(Parametrised):
         The numerator of the Glorot-uniform bound ``sqrt(init_factor /
         (fan_in + fan_out))`` used when initialising a layer with this
         activation (6 as in Glorot & Bengio, 2 for logistic as scikit-learn).
+    output_range : tuple of float or None
+        ``(low, high)``: every value σ can return lies in [low, high]. A
+        classifier accepts an output activation only if its range lies in
+        [0, 1] (its outputs are probabilities); None (the default of custom
+        activations) declares nothing, and is refused there.
+
+    Every attribute but the two methods is optional: an object without one
+    gets the default listed in :data:`OPTIONAL_ATTRIBUTES`, so a plain class
+    with ``forward`` and ``derivative`` works wherever an Activation does.
 
     Examples
     --------
@@ -85,6 +100,7 @@ class Activation(Parametrised):
     #: True when ``derivative(z, a)`` reads only a; the engine may then let
     #: A^l overwrite Z^l of a hidden layer in place (less memory and traffic).
     derivative_from_a = False
+    output_range = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -105,11 +121,20 @@ class Activation(Parametrised):
         """Return σ'(z), an array of z's shape, given z and a = σ(z)."""
         raise NotImplementedError
 
+    def vjp(self, z, a, g):
+        """Return (∂a/∂z)ᵀ g per row: the output error δ^L = (∂a/∂z)ᵀ ∂ℓ/∂a.
+
+        For an elementwise σ the Jacobian is diagonal and this is g ⊙ σ'(z);
+        an activation that couples the units of a row (softmax) overrides it.
+        """
+        return g * self.derivative(z, a)
+
 
 class Identity(Activation):
     """σ(z) = z, σ'(z) = 1."""
 
     name = "identity"
+    output_range = (-_INF, _INF)
     derivative_from_a = True
 
     def forward(self, z):
@@ -129,6 +154,7 @@ class Logistic(Activation):
     """σ(z) = 1 / (1 + e^{-z}), σ'(z) = a (1 - a)."""
 
     name = "logistic"
+    output_range = (0.0, 1.0)
     derivative_from_a = True
     init_factor = 2.0
 
@@ -151,6 +177,7 @@ class Tanh(Activation):
     """σ(z) = tanh z, σ'(z) = 1 - a²."""
 
     name = "tanh"
+    output_range = (-1.0, 1.0)
     derivative_from_a = True
 
     def forward(self, z):
@@ -167,6 +194,7 @@ class ReLU(Activation):
     """σ(z) = max(z, 0), σ'(z) = [z > 0] = [a > 0] (0 at the kink, as scikit-learn)."""
 
     name = "relu"
+    output_range = (0.0, _INF)
     derivative_from_a = True
     kinks = (0.0,)
 
@@ -194,6 +222,10 @@ class LeakyReLU(Activation):
     def __init__(self, negative_slope=0.01):
         self.negative_slope = negative_slope
 
+    @property
+    def output_range(self):
+        return (0.0, _INF) if self.negative_slope == 0 else (-_INF, _INF)
+
     def forward(self, z):
         return np.where(z > 0, z, self.negative_slope * z)
 
@@ -210,6 +242,10 @@ class ELU(Activation):
     def __init__(self, alpha=1.0):
         self.alpha = alpha
 
+    @property
+    def output_range(self):
+        return (-self.alpha, _INF) if self.alpha >= 0 else (-_INF, _INF)
+
     def forward(self, z):
         # expm1 of min(z, 0): exact near 0 and no overflow warning for large z.
         return np.where(z > 0, z, self.alpha * np.expm1(np.minimum(z, 0)))
@@ -222,6 +258,7 @@ class Softplus(Activation):
     """σ(z) = log(1 + e^z), σ'(z) = 1 / (1 + e^{-z}) (the logistic function)."""
 
     name = "softplus"
+    output_range = (0.0, _INF)
 
     def forward(self, z):
         return np.logaddexp(0, z)
@@ -238,6 +275,7 @@ class GELU(Activation):
     """
 
     name = "gelu"
+    output_range = (-0.17, _INF)
 
     def forward(self, z):
         return z * _normal_cdf(z)
@@ -254,6 +292,7 @@ class SiLU(Activation):
     """SiLU / swish: σ(z) = z s(z), σ'(z) = s(z) (1 + z (1 - s(z))), s = logistic."""
 
     name = "silu"
+    output_range = (-0.279, _INF)
 
     def forward(self, z):
         return z * expit(z)
@@ -267,6 +306,7 @@ class Exp(Activation):
     """σ(z) = e^z, σ'(z) = a: the canonical link of the Poisson loss."""
 
     name = "exp"
+    output_range = (0.0, _INF)
     derivative_from_a = True
 
     def forward(self, z):
@@ -282,13 +322,16 @@ class Exp(Activation):
 class Softmax(Activation):
     """σ(z)_k = e^{z_k} / Σ_j e^{z_j}, row by row (an output activation only).
 
-    Softmax is not elementwise: its Jacobian couples the units of a row. It is
-    therefore only allowed as the output activation of a multiclass
-    classifier, where the log-loss fuses it into δ^L = a − y;
-    :meth:`derivative` is not defined.
+    Softmax is not elementwise: its Jacobian ∂a_k/∂z_j = a_k (δ_kj − a_j)
+    couples the units of a row, so it is only allowed as the output activation
+    of a multiclass classifier. It enters δ^L through :meth:`vjp`,
+    (∂a/∂z)ᵀ g = a ⊙ (g − ⟨g, a⟩) per row (the Jacobian is symmetric), for any
+    loss; the log-loss fuses the product into δ^L = a − y. :meth:`derivative`
+    (an elementwise σ') is not defined.
     """
 
     name = "softmax"
+    output_range = (0.0, 1.0)
     elementwise = False
 
     def forward(self, z):
@@ -304,8 +347,67 @@ class Softmax(Activation):
 
     def derivative(self, z, a):
         raise NotImplementedError(
-            "softmax has no elementwise derivative; pair it with log_loss."
+            "softmax has no elementwise derivative: its Jacobian couples the units of a "
+            "row. It enters δ^L through vjp(z, a, g) = a ⊙ (g − ⟨g, a⟩)."
         )
+
+    def vjp(self, z, a, g):
+        return a * (g - np.einsum("ij,ij->i", g, a)[:, np.newaxis])
+
+
+#: The optional attributes of an activation, and the default each takes when an
+#: object lacks it (see :class:`Activation`). ``name`` defaults to None: error
+#: messages then show the object's repr.
+OPTIONAL_ATTRIBUTES = {
+    "name": None,
+    "init_factor": 6.0,
+    "elementwise": True,
+    "kinks": (),
+    "derivative_from_a": False,
+    "output_range": None,
+    "forward_into": None,
+    "multiply_derivative": None,
+    "vjp": None,
+}
+
+
+def vjp(sigma, z, a, g):
+    """(∂a/∂z)ᵀ g for any activation object: its ``vjp``, else g ⊙ σ'(z) (elementwise).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfnn.activations import Softmax, Tanh, vjp
+    >>> z = np.array([[0.5, -1.0, 2.0]])
+    >>> a = Softmax().forward(z)
+    >>> g = np.array([[1.0, 0.0, 0.0]])
+    >>> J = np.diag(a[0]) - np.outer(a[0], a[0])  # the softmax Jacobian
+    >>> bool(np.allclose(vjp(Softmax(), z, a, g), g @ J))
+    True
+    >>> bool(np.allclose(vjp(Tanh(), z, np.tanh(z), g), g * (1 - np.tanh(z) ** 2)))
+    True
+    """
+    product = optional(sigma, "vjp")
+    if product is not None:
+        return product(z, a, g)
+    return g * sigma.derivative(z, a)
+
+
+def optional(sigma, attribute):
+    """``sigma``'s optional ``attribute``, or its default from :data:`OPTIONAL_ATTRIBUTES`.
+
+    Examples
+    --------
+    >>> from skfnn.activations import optional
+    >>> class Cube:  # a plain class with the two required methods
+    ...     def forward(self, z):
+    ...         return z**3
+    ...     def derivative(self, z, a):
+    ...         return 3 * z**2
+    >>> optional(Cube(), "init_factor"), optional(Cube(), "kinks")
+    (6.0, ())
+    """
+    return _optional(sigma, attribute, OPTIONAL_ATTRIBUTES)
 
 
 #: Registry of the built-in activations, by name.
@@ -327,7 +429,7 @@ ACTIVATIONS = {
 }
 
 
-def get_activation(spec, param="activation"):
+def get_activation(spec, param="activation", registry=ACTIVATIONS):
     """Return an :class:`Activation` for a registry name or an activation object.
 
     Parameters
@@ -337,6 +439,8 @@ def get_activation(spec, param="activation"):
         ``derivative`` methods. Objects are returned as they are.
     param : str, default="activation"
         The parameter name used in error messages.
+    registry : dict, default=ACTIVATIONS
+        The names allowed here (hidden layers take only the elementwise ones).
 
     Returns
     -------
@@ -355,5 +459,5 @@ def get_activation(spec, param="activation"):
     >>> get_activation("tanh")
     Tanh()
     """
-    return lookup(spec, ACTIVATIONS, param, "an Activation",
+    return lookup(spec, registry, param, "an Activation",
                   ("forward(z)", "derivative(z, a)"))

@@ -18,6 +18,8 @@ from functools import partial
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
@@ -131,6 +133,11 @@ class GradientCheckResult:
         The backprop and finite-difference gradients at the checked
         coordinates ``indices`` of θ.
     indices : ndarray
+    dropout : tuple of float or None
+        The hidden layers' dropout rates when the network drops units: the
+        check then draws one set of masks (from ``random_state``) and holds it
+        fixed for every evaluation of J, so that it compares the gradient of
+        the objective one training step with those masks descends.
     """
 
     blocks: list
@@ -142,6 +149,7 @@ class GradientCheckResult:
     gradient: np.ndarray
     numerical_gradient: np.ndarray
     indices: np.ndarray
+    dropout: tuple = None
 
     @property
     def max_rel_error(self):
@@ -175,6 +183,8 @@ class GradientCheckResult:
         scope = (f"a random subset of {checked} of {self.n_params} coordinates"
                  if self.subset else f"all {self.n_params} coordinates")
         verdict = "PASSED" if self.passed else "FAILED"
+        if self.dropout is not None:
+            scope += f", dropout {list(self.dropout)} with its masks held fixed"
         lines.append(
             f"{verdict}: max relative error {self.max_rel_error:.2e} "
             f"(tol {self.tol:.0e}, eps {self.eps:.0e}, {scope}, J = {self.loss:.6g})"
@@ -197,6 +207,10 @@ def check_gradients(estimator, X, y, sample_weight=None, *, eps=1e-6, tol=1e-6,
     on θ, the packed vector of ``coefs_`` and ``intercepts_``, for the
     estimator's own activations, loss, output activation and ``alpha``.
 
+    With dropout, one set of masks is drawn from ``random_state`` and held
+    fixed while the differences are taken (the result says so): the check is
+    then exact for the objective of a training step with those masks.
+
     Near a kink of an activation (relu at 0, ...) or of a loss (absolute error
     at a = y, ...) a finite difference measures a one-sided mixture of two
     slopes, not the derivative. The check therefore skips every coordinate
@@ -205,7 +219,9 @@ def check_gradients(estimator, X, y, sample_weight=None, *, eps=1e-6, tol=1e-6,
 
     Parameters
     ----------
-    estimator : FNNRegressor or FNNClassifier
+    estimator : FNNRegressor, FNNClassifier, or a Pipeline ending in one
+        A pipeline is checked at its final estimator, on X transformed by
+        its other steps (fitted on X first if they are not fitted).
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
     y : array-like of shape (n_samples,) or (n_samples, n_outputs)
     sample_weight : array-like of shape (n_samples,), default=None
@@ -217,7 +233,7 @@ def check_gradients(estimator, X, y, sample_weight=None, *, eps=1e-6, tol=1e-6,
         When θ is longer, a random subset of this many coordinates is checked
         (2 forward passes each).
     random_state : int, RandomState instance or None, default=0
-        Seeds the subset.
+        Seeds the dropout masks (if any), then the subset.
     raise_on_failure : bool, default=False
         Raise :class:`GradientCheckError` instead of returning a failed result.
 
@@ -239,19 +255,22 @@ def check_gradients(estimator, X, y, sample_weight=None, *, eps=1e-6, tol=1e-6,
     layer param  checked  skipped  max abs err  max rel err  where
     ...
     """
-    X, Y, sample_weight, theta, loss, est = _prepare(estimator, X, y, sample_weight)
-    layout, sigmas, alpha = est._layout, est._sigmas, est.alpha
+    X, Y, sample_weight, theta, net = _prepare(estimator, X, y, sample_weight)
+    layout = net.layout
+    rng = check_random_state(random_state)
+    # Dropout makes J random: one draw of the masks, held fixed for every evaluation,
+    # gives the deterministic objective whose gradient one training step uses.
+    masks = net.draw_masks(rng, X.shape[0], np.float64) if net.has_dropout else None
 
     def evaluate(point):
-        J, Zs, As = _engine.objective_at(point, X, Y, layout, sigmas, loss, alpha, sample_weight)
-        return J, _kink_pattern(Zs, As, Y, sigmas, loss)
+        J, Zs, As = _engine.objective_at(net, point, X, Y, sample_weight, masks)
+        return J, _kink_pattern(net, Zs, As, Y)
 
-    J0, grad = _engine.loss_and_gradient(theta, X, Y, layout, sigmas, loss, alpha, sample_weight)
+    J0, grad = _engine.loss_and_gradient(net, theta, X, Y, sample_weight, masks=masks)
     _, pattern = evaluate(theta)
     indices = np.arange(theta.size)
     subset = theta.size > max_params
     if subset:
-        rng = check_random_state(random_state)
         indices = np.sort(rng.choice(theta.size, max_params, replace=False))
     numerical = np.empty(indices.size)
     valid = np.ones(indices.size, dtype=bool)
@@ -268,6 +287,7 @@ def check_gradients(estimator, X, y, sample_weight=None, *, eps=1e-6, tol=1e-6,
         blocks=_block_errors(layout, indices, grad[indices], numerical, valid),
         tol=tol, eps=eps, n_params=theta.size, subset=subset, loss=J0,
         gradient=grad[indices], numerical_gradient=numerical, indices=indices,
+        dropout=net.dropout if masks is not None else None,
     )
     if raise_on_failure:
         result.raise_if_failed()
@@ -275,25 +295,42 @@ def check_gradients(estimator, X, y, sample_weight=None, *, eps=1e-6, tol=1e-6,
 
 
 def _prepare(estimator, X, y, sample_weight):
-    """A float64 copy of the estimator's network, initialised as fit would if unfitted."""
+    """The float64 network, θ and data of the estimator's objective (see check_gradients).
+
+    A Pipeline is checked at its final step, on X as its other steps transform
+    it (fitted steps as they are; unfitted ones fitted on X first).
+    """
+    from ._base import BaseFNN
+
+    if isinstance(estimator, Pipeline):
+        transforms, estimator = estimator[:-1], estimator[-1]
+        try:
+            check_is_fitted(transforms)
+        except NotFittedError:
+            transforms = clone(transforms).fit(X, y)
+        X = transforms.transform(X)
+    if not isinstance(estimator, BaseFNN):
+        raise TypeError(
+            "check_gradients needs an FNNRegressor or FNNClassifier, or a Pipeline that ends "
+            f"in one; got {type(estimator).__name__}."
+        )
     try:
         check_is_fitted(estimator)
-        est = copy.deepcopy(estimator)
-        incremental = True
-    except Exception:
-        est = clone(estimator)
+        est, incremental = copy.deepcopy(estimator), True
+    except NotFittedError:
+        est, incremental = clone(estimator), False
         est._validate_params()
-        incremental = False
-    X, Y, sample_weight, theta, loss, _ = est._prepare(X, y, sample_weight, incremental)
+    X, Y, sample_weight, net, theta, _, _ = est._prepare(X, y, sample_weight, incremental)
     X = X.astype(np.float64)
     sample_weight = None if sample_weight is None else sample_weight.astype(np.float64)
-    return (X, Y.astype(np.float64), sample_weight, theta.astype(np.float64), loss, est)
+    # The checked network: a user object that breaks its contract is named, not differenced.
+    return X, Y.astype(np.float64), sample_weight, theta.astype(np.float64), net.checked()
 
 
-def _kink_pattern(Zs, As, Y, sigmas, loss):
+def _kink_pattern(net, Zs, As, Y):
     """Which side of each kink every pre-activation and residual lies on."""
-    sides = [Z > k for Z, sigma in zip(Zs[1:], sigmas) for k in getattr(sigma, "kinks", ())]
-    sides += [(As[-1] - Y) > k for k in getattr(loss, "kinks", ())]
+    sides = [Z > k for Z, kinks in zip(Zs[1:], net.kinks) for k in kinks]
+    sides += [(As[-1] - Y) > k for k in net.loss_kinks]
     return np.concatenate([s.ravel() for s in sides]) if sides else np.empty(0, dtype=bool)
 
 

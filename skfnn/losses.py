@@ -6,19 +6,23 @@ returns the (weighted) mean of ℓ over the samples. This is the quantity the
 gradient descends and the one reported in ``loss_curve_``.
 
 A loss owns δ^L. Its default :meth:`Loss.delta` is the general chain rule
-``gradient(y, a) * activation.derivative(z, a)``, valid for any elementwise
-output activation. Canonical pairs (loss, link) override it with the exact,
-numerically stable shortcut δ^L = a − y.
+δ^L = (∂a/∂z)ᵀ ∂ℓ/∂a: ``gradient(y, a) * activation.derivative(z, a)`` for an
+elementwise output activation, the activation's Jacobian-vector product
+(:func:`skfnn.activations.vjp`) for softmax. Canonical pairs (loss, link)
+override it with the exact, numerically stable shortcut δ^L = a − y.
 """
 
 import numpy as np
 from scipy.special import xlogy
 
 from ._params import Parametrised, lookup
+from ._params import optional as _optional
 from .activations import Exp, Identity, Logistic, Softmax
+from .activations import vjp as _vjp
 
 __all__ = [
     "LOSSES",
+    "OPTIONAL_ATTRIBUTES",
     "AbsoluteError",
     "BinaryLogLoss",
     "HuberLoss",
@@ -27,6 +31,7 @@ __all__ = [
     "PoissonLoss",
     "SquaredError",
     "get_loss",
+    "optional",
 ]
 
 
@@ -46,6 +51,11 @@ class Loss(Parametrised):
         ``"auto"`` (the loss's canonical link).
     canonical_link : type or None
         The activation class for which δ^L = a − y exactly.
+    kinks : tuple of float
+        Residuals a − y where ∂ℓ/∂a jumps (or bends), skipped by gradient checks.
+
+    Every attribute, and ``check_target``, is optional: an object without one
+    gets the default listed in :data:`OPTIONAL_ATTRIBUTES`.
 
     Examples
     --------
@@ -59,8 +69,8 @@ class Loss(Parametrised):
     ...         return 0.25 * ((a - y) ** 4).sum(axis=1)
     ...     def gradient(self, y, a):
     ...         return (a - y) ** 3
-    >>> Quartic()(np.array([[0.0], [1.0]]), np.array([[2.0], [1.0]]))
-    np.float64(2.0)
+    >>> float(Quartic()(np.array([[0.0], [1.0]]), np.array([[2.0], [1.0]])))
+    2.0
     """
 
     name = "loss"
@@ -104,14 +114,15 @@ class Loss(Parametrised):
     def delta(self, y, z, a, activation):
         """Return δ^L = ∂ℓ_i/∂z_i, one row per sample.
 
-        The general chain rule ∂ℓ/∂a ⊙ σ'(z); for the canonical link the
-        factors cancel to a − y, which is exact and avoids dividing by
-        σ'(z) ≈ 0 in saturated units.
+        The general chain rule δ^L = (∂a/∂z)ᵀ ∂ℓ/∂a: ∂ℓ/∂a ⊙ σ'(z) for an
+        elementwise output, a ⊙ (g − ⟨g, a⟩) for softmax (the activation's
+        ``vjp``). For the canonical link the factors cancel to a − y, which
+        is exact and avoids dividing by σ'(z) ≈ 0 in saturated units.
         """
         # The exact type: a subclass may compute another function.
         if self.canonical_link is not None and type(activation) is self.canonical_link:
             return a - y
-        return self.gradient(y, a) * activation.derivative(z, a)
+        return _vjp(activation, z, a, self.gradient(y, a))
 
     def check_target(self, y):
         """Raise ValueError if the target y lies outside the loss's domain."""
@@ -233,9 +244,9 @@ class LogLoss(Loss):
     """Multinomial log-loss ℓ = −Σ_k y_k log a_k, with a softmax output.
 
     ∂ℓ/∂a = −y / a; with the canonical softmax link δ^L = a − y (the softmax
-    Jacobian only ever appears fused into this shortcut). Given a logistic or
-    other elementwise output, the estimator uses :class:`BinaryLogLoss`
-    instead, as scikit-learn does.
+    Jacobian fused into the shortcut). Given a logistic or other elementwise
+    output, the estimator uses :class:`BinaryLogLoss` instead, as
+    scikit-learn does (one-vs-rest for a multiclass target).
     """
 
     name = "log_loss"
@@ -250,6 +261,23 @@ class LogLoss(Loss):
 
     def check_target(self, y):
         BinaryLogLoss.check_target(self, y)
+
+
+#: The optional attributes of a loss, and the default each takes when an object
+#: lacks it (see :class:`Loss`): a plain object with ``__call__``, ``gradient``
+#: and ``delta`` works wherever a Loss does. ``check_target`` None accepts any y.
+OPTIONAL_ATTRIBUTES = {
+    "name": None,
+    "default_out_activation": "identity",
+    "canonical_link": None,
+    "kinks": (),
+    "check_target": None,
+}
+
+
+def optional(loss, attribute):
+    """``loss``'s optional ``attribute``, or its default from :data:`OPTIONAL_ATTRIBUTES`."""
+    return _optional(loss, attribute, OPTIONAL_ATTRIBUTES)
 
 
 #: Registry of the built-in losses, by name.

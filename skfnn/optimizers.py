@@ -10,12 +10,22 @@ import numpy as np
 
 from ._engine import blocks as _blocks
 
-__all__ = ["SGD", "Adam"]
+__all__ = ["REDUCED_LEARNING_RATE", "SGD", "STOP", "STOP_SMALL_LEARNING_RATE", "Adam"]
 
+
+
+#: What :meth:`on_plateau` decided: stop, stop because the learning rate is
+#: already tiny, or carry on with a reduced learning rate.
+STOP, STOP_SMALL_LEARNING_RATE, REDUCED_LEARNING_RATE = (
+    "stop", "stop_small_learning_rate", "reduced_learning_rate")
 
 
 class _Optimizer:
-    """Shared schedule hooks: a constant learning rate that stops when asked."""
+    """Shared schedule hooks: a constant learning rate that stops on a plateau.
+
+    Optimizers compute steps and schedules; they print nothing. What training
+    reports about them (verbose output) is the training loop's hooks' business.
+    """
 
     def __init__(self, learning_rate_init):
         self.learning_rate_init = learning_rate_init
@@ -24,11 +34,13 @@ class _Optimizer:
     def iteration_ends(self, time_step):
         """Called after each epoch with ``t_``, the number of samples seen."""
 
-    def trigger_stopping(self, msg, verbose):
-        """Return True to stop training after ``n_iter_no_change`` bad epochs."""
-        if verbose:
-            print(msg + " Stopping.")
-        return True
+    def on_plateau(self):
+        """Training stopped improving for ``n_iter_no_change`` epochs: decide.
+
+        Returns one of :data:`STOP`, :data:`STOP_SMALL_LEARNING_RATE` (both
+        end training) or :data:`REDUCED_LEARNING_RATE` (training goes on).
+        """
+        return STOP
 
 
 class SGD(_Optimizer):
@@ -80,17 +92,13 @@ class SGD(_Optimizer):
         if self.lr_schedule == "invscaling":
             self.learning_rate = float(self.learning_rate_init) / (time_step + 1) ** self.power_t
 
-    def trigger_stopping(self, msg, verbose):
+    def on_plateau(self):
         if self.lr_schedule != "adaptive":
-            return super().trigger_stopping(msg, verbose)
+            return super().on_plateau()
         if self.learning_rate <= 1e-6:
-            if verbose:
-                print(msg + " Learning rate too small. Stopping.")
-            return True
+            return STOP_SMALL_LEARNING_RATE
         self.learning_rate /= 5.0
-        if verbose:
-            print(msg + " Setting learning rate to %f" % self.learning_rate)
-        return False
+        return REDUCED_LEARNING_RATE
 
 
 class Adam(_Optimizer):

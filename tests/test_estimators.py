@@ -763,12 +763,6 @@ def test_classifier_softmax_output_on_binary_target_raises():
         FNNClassifier((4,), out_activation="softmax", max_iter=2).fit(X, y)
 
 
-def test_classifier_logistic_output_on_multiclass_target_raises():
-    X, y = classification_data(n_classes=3)
-    with pytest.raises(ValueError, match="multiclass.*softmax"):
-        FNNClassifier((4,), out_activation="logistic", max_iter=2).fit(X, y)
-
-
 # ----------------------------------------------------------------------
 # Divergence
 # ----------------------------------------------------------------------

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
+from skfnn._network import Network
 from skfnn import _engine
 from skfnn.activations import ACTIVATIONS, Activation, Tanh, get_activation
 from skfnn.losses import (
@@ -127,6 +128,12 @@ PAIRINGS = {
     "binary_log_loss-logistic-multilabel": (
         BinaryLogLoss, "binary_log_loss", "logistic", "multilabel"),
     "log_loss-softmax-3-classes": (LogLoss, "log_loss", "softmax", "onehot"),
+    # Any loss with softmax: δ^L through the softmax Jacobian-vector product.
+    "squared_error-softmax-3-classes": (SquaredError, "squared_error", "softmax", "onehot"),
+    "absolute_error-softmax-3-classes": (AbsoluteError, "absolute_error", "softmax", "onehot"),
+    # One-vs-rest: logistic units with the per-unit log-loss on a multiclass target.
+    "binary_log_loss-logistic-3-classes": (
+        BinaryLogLoss, "binary_log_loss", "logistic", "onehot"),
 }
 
 
@@ -147,19 +154,24 @@ def _unpack(theta, units):
     return Ws, bs
 
 
-def _ref_forward(theta, X, units, hidden, out):
-    """Return the pre-activations Z^1..Z^L and A^L, with the reference formulas."""
+def _ref_forward(theta, X, units, hidden, out, masks=None):
+    """Return the pre-activations Z^1..Z^L and A^L, with the reference formulas.
+
+    ``masks[l]`` (for hidden layer l = 1..L−1, None for none) multiplies A^l: dropout.
+    """
     Ws, bs = _unpack(theta, units)
     A, Zs = X, []
     for l, (W, b) in enumerate(zip(Ws, bs), start=1):
         Z = A @ W + b
         Zs.append(Z)
         A = _ref_output(out)(Z) if l == len(Ws) else REF_ACTIVATIONS[hidden](Z)
+        if masks is not None and l < len(Ws) and masks[l] is not None:
+            A = A * masks[l]
     return Zs, A
 
 
-def _ref_objective(theta, X, Y, units, hidden, out, loss_name, alpha, sw):
-    _, A = _ref_forward(theta, X, units, hidden, out)
+def _ref_objective(theta, X, Y, units, hidden, out, loss_name, alpha, sw, masks=None):
+    _, A = _ref_forward(theta, X, units, hidden, out, masks)
     s = np.ones(X.shape[0]) if sw is None else sw
     penalty = sum((W**2).sum() for W in _unpack(theta, units)[0])
     return (s * REF_LOSSES[loss_name](Y, A)).sum() / s.sum() + alpha / (2 * s.sum()) * penalty
@@ -225,8 +237,7 @@ def test_backprop_gradient_equals_finite_differences(hidden, pairing, hidden_siz
     sigmas = [get_activation(hidden)] * len(hidden_sizes) + [get_activation(out)]
     theta_before = theta.copy()
 
-    J, g = _engine.loss_and_gradient(theta, X, Y, _engine.Layout(units), sigmas, loss_cls(),
-                                     alpha, sw)
+    J, g = _engine.loss_and_gradient(Network(units, sigmas, loss_cls(), alpha), theta, X, Y, sw)
 
     def objective(t):
         return _ref_objective(t, X, Y, units, hidden, out, loss_name, alpha, sw)
@@ -255,7 +266,6 @@ def test_a_wrong_derivative_is_detected(where):
             return 1.1 * (1 - a**2)
 
     X, Y, units, theta, _ = _problem("squared_error-tanh", (4,), seed=0)
-    layout = _engine.Layout(units)
 
     def objective(t):
         return _ref_objective(t, X, Y, units, "tanh", "tanh", "squared_error", 0.0, None)
@@ -263,8 +273,8 @@ def test_a_wrong_derivative_is_detected(where):
     g_fd = _fd_gradient(objective, theta)
     right = [get_activation("tanh"), get_activation("tanh")]
     wrong = [OffTanh(), right[1]] if where == "hidden" else [right[0], OffTanh()]
-    _, g_right = _engine.loss_and_gradient(theta, X, Y, layout, right, SquaredError(), 0.0)
-    _, g_wrong = _engine.loss_and_gradient(theta, X, Y, layout, wrong, SquaredError(), 0.0)
+    _, g_right = _engine.loss_and_gradient(Network(units, right, SquaredError()), theta, X, Y)
+    _, g_wrong = _engine.loss_and_gradient(Network(units, wrong, SquaredError()), theta, X, Y)
     assert _relative_error(g_right, g_fd) < GRAD_RTOL
     assert _relative_error(g_wrong, g_fd) > 1e-2
 
@@ -432,16 +442,14 @@ def test_gradient_with_a_reused_workspace_equals_finite_differences(pairing, hid
     loss_cls, loss_name, out, _ = PAIRINGS[pairing]
     X, Y, units, theta, sw = _problem(pairing, (4, 3), seed=0)
     _assert_away_from_kinks(theta, X, Y, units, hidden, out, loss_name)
-    layout = _engine.Layout(units)
     sigmas = [get_activation(hidden)] * 2 + [get_activation(out)]
-    workspace = _engine.Workspace(layout, X.shape[0], X.dtype)
+    net = Network(units, sigmas, loss_cls(), 0.3)
+    workspace = _engine.Workspace(net, X.shape[0], X.dtype)
     # A first batch at other parameters leaves its values in the scratch arrays.
     other = theta[::-1].copy()
-    _engine.loss_and_gradient(other, X, Y, layout, sigmas, loss_cls(), 0.3, None,
-                              workspace=workspace)
+    _engine.loss_and_gradient(net, other, X, Y, workspace=workspace)
     grad = np.full_like(theta, np.nan)
-    J, g = _engine.loss_and_gradient(theta, X, Y, layout, sigmas, loss_cls(), 0.3, sw,
-                                     grad=grad, workspace=workspace)
+    J, g = _engine.loss_and_gradient(net, theta, X, Y, sw, grad=grad, workspace=workspace)
     assert g is grad
 
     def objective(t):
@@ -507,3 +515,31 @@ def test_activation_subclass_overriding_derivative_drops_inherited_fast_paths():
     assert _HalvedActivationTanh.multiply_derivative is None
     assert _HalvedActivationTanh.derivative_from_a is False
     assert Tanh.derivative_from_a is True
+
+
+@pytest.mark.parametrize("pairing", ["squared_error-identity", "log_loss-softmax-3-classes",
+                                     "squared_error-softmax-3-classes",
+                                     "binary_log_loss-logistic-multilabel"])
+@pytest.mark.parametrize("hidden", ELEMENTWISE)
+def test_dropout_gradient_equals_finite_differences_with_the_masks_fixed(hidden, pairing):
+    """Inverted dropout: Ã^l = A^l ⊙ m^l / (1 − p_l), masks drawn by the network."""
+    loss_cls, loss_name, out, _ = PAIRINGS[pairing]
+    X, Y, units, theta, sw = _problem(pairing, (4, 3), seed=0)
+    _assert_away_from_kinks(theta, X, Y, units, hidden, out, loss_name)
+    sigmas = [get_activation(hidden)] * 2 + [get_activation(out)]
+    net = Network(units, sigmas, loss_cls(), 0.3, dropout=[0.5, 0.25])
+    masks = net.draw_masks(np.random.RandomState(0), X.shape[0], np.float64)
+    # The masks are 0 or 1 / (1 − p), per row and unit, and drop some units.
+    for mask, p in zip(masks[1:3], (0.5, 0.25)):
+        assert set(np.unique(mask)) == {0.0, 1 / (1 - p)}
+    J, g = _engine.loss_and_gradient(net, theta, X, Y, sw, masks=masks)
+
+    def objective(t):
+        return _ref_objective(t, X, Y, units, hidden, out, loss_name, 0.3, sw, masks)
+
+    np.testing.assert_allclose(J, objective(theta), rtol=1e-12)
+    g_fd = _fd_gradient(objective, theta)
+    assert _relative_error(g, g_fd) < GRAD_RTOL
+    # And the dropped network's gradient is not the full network's.
+    _, g_full = _engine.loss_and_gradient(net.replace(dropout=[0.0, 0.0]), theta, X, Y, sw)
+    assert _relative_error(g, g_full) > 1e-2

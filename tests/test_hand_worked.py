@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from skfnn import FNNRegressor, _engine
+from skfnn._network import Network
 from skfnn.activations import get_activation
 from skfnn.losses import SquaredError
 
@@ -44,6 +45,11 @@ def _theta(W1, b1, W2, b2):
 
 def _layout(n_out):
     return _engine.Layout([2, 2, n_out])
+
+
+def _net(n_out, sigmas, alpha=0.0):
+    """The 2-2-n_out network with these activations, squared error and penalty α."""
+    return Network([2, 2, n_out], sigmas, SquaredError(), alpha)
 
 
 def test_one_sample_logistic_hidden_layer():
@@ -77,14 +83,13 @@ def test_one_sample_logistic_hidden_layer():
     sigmas = [get_activation("logistic"), get_activation("identity")]
     theta = _theta(W1, b1, W2, b2)
     Ws, bs = _layout(1).unpack(theta)
-    Zs, As = _engine.forward(X, Ws, bs, sigmas)
+    Zs, As, _ = _engine.forward(_net(1, sigmas), X, Ws, bs)
     np.testing.assert_allclose(Zs[1], [[z1_1, z1_2]], rtol=1e-14)
     np.testing.assert_allclose(As[1], [[a1_1, a1_2]], rtol=1e-14)
     np.testing.assert_allclose(Zs[2], [[z2]], rtol=1e-14)
     np.testing.assert_allclose(As[2], [[a2]], rtol=1e-14)
 
-    J_engine, grad = _engine.loss_and_gradient(theta, X, Y, _layout(1), sigmas, SquaredError(),
-                                               0.0)
+    J_engine, grad = _engine.loss_and_gradient(_net(1, sigmas), theta, X, Y)
     assert J_engine == pytest.approx(J, rel=1e-14)
     np.testing.assert_allclose(grad, _theta(dW1, db1, dW2, db2), rtol=1e-13)
 
@@ -136,8 +141,8 @@ def test_two_weighted_samples_with_l2_penalty():
     J, grad_by_hand = _two_samples_by_hand()
     X, Y, s = np.array(X2), np.array(Y2).reshape(-1, 1), np.array(S2)
     sigmas = [get_activation("tanh"), get_activation("identity")]
-    J_engine, grad = _engine.loss_and_gradient(_theta(W1, b1, W2, b2), X, Y, _layout(1), sigmas,
-                                               SquaredError(), ALPHA, s)
+    J_engine, grad = _engine.loss_and_gradient(_net(1, sigmas, ALPHA), _theta(W1, b1, W2, b2),
+                                               X, Y, s)
     assert J_engine == pytest.approx(J, rel=1e-14)
     np.testing.assert_allclose(grad, grad_by_hand, rtol=1e-13)
 
@@ -148,8 +153,8 @@ def test_integer_weights_equal_repeated_samples():
     X = np.array([X2[0]] + [X2[1]] * 3)
     Y = np.array([Y2[0]] + [Y2[1]] * 3).reshape(-1, 1)
     sigmas = [get_activation("tanh"), get_activation("identity")]
-    J_engine, grad = _engine.loss_and_gradient(_theta(W1, b1, W2, b2), X, Y, _layout(1), sigmas,
-                                               SquaredError(), ALPHA)
+    J_engine, grad = _engine.loss_and_gradient(_net(1, sigmas, ALPHA), _theta(W1, b1, W2, b2),
+                                               X, Y)
     assert J_engine == pytest.approx(J, rel=1e-14)
     np.testing.assert_allclose(grad, grad_by_hand, rtol=1e-13)
 
@@ -221,8 +226,7 @@ def test_multi_output_squared_error_sums_over_outputs():
     X, Y = np.array(X2), np.array(Y_multi)
     sigmas = [get_activation("tanh"), get_activation("identity")]
     theta = _theta(W1, b1, W2_multi, b2_multi)
-    J_engine, grad = _engine.loss_and_gradient(theta, X, Y, _layout(2), sigmas, SquaredError(),
-                                               0.0)
+    J_engine, grad = _engine.loss_and_gradient(_net(2, sigmas), theta, X, Y)
     assert J_engine == pytest.approx(J, rel=1e-14)
     assert J_engine != pytest.approx(J / 2, rel=1e-3)  # not the mean over outputs
     grad_by_hand = _theta(dW1, db1, dW2, db2)

@@ -376,13 +376,23 @@ def test_parity(case):
 # ----------------------------------------------------------------------
 # Same API
 # ----------------------------------------------------------------------
+# The parameters skfnn adds beside ``loss`` (checked below), with the defaults that
+# keep scikit-learn's behaviour.
+ADDED = {"out_activation": "auto", "scoring": None, "dropout": 0.0, "init": "glorot_uniform"}
+ADDED_TO = {FNNRegressor: ADDED, FNNClassifier: {**ADDED, "class_weight": None}}
+
+
 @pytest.mark.parametrize("ours, ref", [(FNNRegressor, MLPRegressor),
                                        (FNNClassifier, MLPClassifier)])
 def test_same_parameters_and_defaults(ours, ref):
-    """Every scikit-learn parameter exists with the same default; skfnn adds two."""
+    """Every scikit-learn parameter exists with the same default; skfnn adds a few,
+    whose defaults keep scikit-learn's behaviour."""
     ours_params = inspect.signature(ours).parameters
     ref_params = inspect.signature(ref).parameters
-    assert set(ours_params) - set(ref_params) == {"loss", "out_activation"} - set(ref_params)
+    added = {"loss", *ADDED_TO[ours]} - set(ref_params)
+    assert set(ours_params) - set(ref_params) == added
+    for name, default in ADDED_TO[ours].items():
+        assert ours_params[name].default == default, name
     for name, p in ref_params.items():
         assert ours_params[name].default == p.default, name
     assert ours().get_params()["loss"] == ref().get_params().get("loss", "log_loss")

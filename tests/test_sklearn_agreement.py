@@ -63,12 +63,14 @@ def _quietly(fit, *args, **kwargs):
 def _initial_weights(est, X, y):
     """The weights ``fit`` initialises, read before any optimizer step.
 
-    ``_fit_stochastic`` (the training loop of both libraries) is replaced on
-    this instance by a no-op, so ``fit`` stops right after initialising.
+    The method that runs the training loop (skfnn's ``_train``, scikit-learn's
+    ``_fit_stochastic``) is replaced on this instance by a no-op, so ``fit``
+    stops right after initialising.
     """
-    est._fit_stochastic = lambda *args, **kwargs: None
+    loop = "_train" if hasattr(est, "_train") else "_fit_stochastic"
+    setattr(est, loop, lambda *args, **kwargs: None)
     est.fit(X, y)
-    del est._fit_stochastic
+    delattr(est, loop)
     return [W.copy() for W in est.coefs_], [b.copy() for b in est.intercepts_]
 
 

@@ -145,3 +145,15 @@ def test_a_failing_fit_releases_the_limit(two_blas_threads):
     with pytest.raises(RuntimeError, match="broken derivative"):
         small_fit(Broken())
     assert set(blas_threads()) == {2}
+
+
+def test_joblibs_idle_executor_manager_does_not_count_as_a_bystander(two_blas_threads):
+    """After a process-based parallel call, loky's manager thread lives on (non-daemon)
+    but runs no numpy: small fits still take the limit."""
+    from joblib import Parallel, delayed
+
+    Parallel(n_jobs=2)(delayed(abs)(-k) for k in range(4))
+    assert any(type(t).__name__ == "_ExecutorManagerThread" for t in threading.enumerate())
+    sigma = RecordingTanh()
+    small_fit(sigma)
+    assert set(sigma.seen[0]) == {1}

@@ -1,0 +1,321 @@
+"""The rules that run around the training steps, as small hooks on one mechanism.
+
+Everything scikit-learn's MLP does around its steps (record the loss curve,
+print when verbose, the ``tol`` / ``n_iter_no_change`` rule with the adaptive
+learning rate, early stopping with best-weight restore, the divergence guard,
+the max-iter warning) is a :class:`Hook` here, and so is the bridge to
+scikit-learn's callback API (:class:`CallbackBridge`). The training loops
+(:mod:`skfnn._training`) call every hook at the same four points:
+
+``begin(run)``
+    once, before the first step;
+``epoch_begin(run)``
+    before each epoch (stochastic solvers) or L-BFGS iteration;
+``epoch_end(run)``
+    after it, in the order of the list: a hook may read what earlier hooks
+    recorded in ``run`` this epoch, and set ``run.stop`` to end training;
+``end(run)``
+    once, after the last step (also after Ctrl-C).
+
+The estimator chooses the hooks (:meth:`skfnn._base.BaseFNN._hooks`); the
+fitted attributes they maintain (``loss_curve_``, ``n_iter_``, ...) are
+scikit-learn's, on the estimator ``run.estimator``.
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from .optimizers import REDUCED_LEARNING_RATE, STOP, STOP_SMALL_LEARNING_RATE
+
+__all__ = [
+    "CallbackBridge",
+    "DivergenceGuard",
+    "EarlyStopping",
+    "History",
+    "Hook",
+    "LbfgsOutcome",
+    "MaxIterWarning",
+    "NoImprovementStop",
+    "TrainingLossPlateau",
+    "ValidationMonitor",
+    "Verbose",
+    "call",
+]
+
+
+def call(hooks, point, run):
+    """Call ``point`` ("begin", "epoch_begin", "epoch_end" or "end") of every hook."""
+    for hook in hooks:
+        getattr(hook, point)(run)
+
+
+class Hook:
+    """A rule of training; every method is optional (the defaults do nothing)."""
+
+    def begin(self, run):
+        """Before the first step."""
+
+    def epoch_begin(self, run):
+        """Before each epoch or L-BFGS iteration."""
+
+    def epoch_end(self, run):
+        """After each epoch or L-BFGS iteration; set ``run.stop`` to end training."""
+
+    def end(self, run):
+        """After the last step."""
+
+
+class History(Hook):
+    """Records ``n_iter_``, ``t_``, ``loss_`` and ``loss_curve_`` after each epoch."""
+
+    def epoch_end(self, run):
+        est = run.estimator
+        est.n_iter_ += 1
+        est.t_ += run.samples_per_epoch
+        est.loss_ = run.epoch_loss
+        est.loss_curve_.append(run.epoch_loss)
+
+
+class ValidationMonitor(Hook):
+    """Scores the validation set after each epoch: ``validation_loss_curve_``, the score.
+
+    Parameters
+    ----------
+    validation : ValidationSet
+    score : callable
+        ``score(estimator, output, loss, validation)``: the scoring rule.
+    penalty_weight : float
+        m in the L2 term α‖W‖² / (2 m) of the validation loss (see
+        :meth:`skfnn._base.BaseFNN._validation_monitor`).
+    """
+
+    def __init__(self, validation, score, penalty_weight):
+        self.validation, self.score, self.penalty_weight = validation, score, penalty_weight
+
+    def epoch_end(self, run):
+        est, v, net = run.estimator, self.validation, run.net
+        output = est._forward_output(v.X, check_input=False)
+        if np.isfinite(output).all():
+            W = run.theta[net.layout.coefs]
+            loss = float(net.loss(v.Y.astype(output.dtype, copy=False), output, v.sample_weight))
+            loss += 0.5 * net.alpha * float(np.dot(W, W)) / self.penalty_weight
+            run.score = self.score(est, output, loss, v)
+        else:
+            loss = run.score = np.nan
+        est.validation_loss_curve_.append(loss)
+        est.validation_scores_.append(run.score)
+
+
+class TrainingLossPlateau(Hook):
+    """Judges an epoch by the training loss: improved if it fell by more than ``tol``."""
+
+    def epoch_end(self, run):
+        est = run.estimator
+        run.judged_by = "Training loss"
+        last = est.loss_curve_[-1]
+        run.improved = not last > est.best_loss_ - est.tol
+        if last < est.best_loss_:
+            est.best_loss_ = last
+
+
+class EarlyStopping(Hook):
+    """Judges an epoch by its validation score; keeps the best weights and restores them.
+
+    The score is the one :class:`ValidationMonitor` recorded this epoch.
+    """
+
+    def epoch_end(self, run):
+        est, score = run.estimator, run.score
+        run.judged_by = "Validation score"
+        run.improved = not score < est.best_validation_score_ + est.tol
+        if score > est.best_validation_score_:
+            est.best_validation_score_ = score
+            np.copyto(est._best_theta, run.theta)
+
+    def end(self, run):
+        run.theta[...] = run.estimator._best_theta
+
+
+class NoImprovementStop(Hook):
+    """After ``n_iter_no_change`` epochs without improvement, the optimizer decides.
+
+    It stops training, or (``learning_rate="adaptive"``) divides its learning
+    rate by 5 and training goes on. Also ends each epoch of the optimizer's
+    schedule (``iteration_ends``), in scikit-learn's order.
+    """
+
+    def epoch_end(self, run):
+        est = run.estimator
+        est._no_improvement_count = 0 if run.improved else est._no_improvement_count + 1
+        run.optimizer.iteration_ends(est.t_)
+        run.plateau = None
+        if est._no_improvement_count > est.n_iter_no_change:
+            run.plateau = run.optimizer.on_plateau()
+            if run.plateau == REDUCED_LEARNING_RATE:
+                est._no_improvement_count = 0
+            else:
+                run.stop = "plateau"
+
+
+_PLATEAU_TEXT = {
+    STOP: " Stopping.",
+    STOP_SMALL_LEARNING_RATE: " Learning rate too small. Stopping.",
+    REDUCED_LEARNING_RATE: " Setting learning rate to %f",
+}
+
+
+class Verbose(Hook):
+    """Prints what scikit-learn's MLP prints with ``verbose=True``, line for line."""
+
+    def epoch_end(self, run):
+        est = run.estimator
+        print("Iteration %d, loss = %.8f" % (est.n_iter_, est.loss_))
+        if run.score is not None:
+            print("Validation score: %f" % run.score)
+        if run.plateau is not None:
+            text = "%s did not improve more than tol=%f for %d consecutive epochs." % (
+                run.judged_by, est.tol, est.n_iter_no_change)
+            suffix = _PLATEAU_TEXT[run.plateau]
+            if run.plateau == REDUCED_LEARNING_RATE:
+                suffix %= run.optimizer.learning_rate
+            print(text + suffix)
+
+
+#: scikit-learn's words for a diverged fit; skfnn's message starts with them so
+#: that code matching scikit-learn's message keeps working.
+SKLEARN_DIVERGENCE_MESSAGE = (
+    "Solver produced non-finite parameter weights. The input data may contain large "
+    "values and need to be preprocessed."
+)
+
+#: A training loss this many times its value at the fit's first step (or 1,
+#: whichever is larger) has exploded: no healthy fit comes near it (the tests
+#: train every solver and loss on the shipped data sets without one alarm).
+EXPLOSION_FACTOR = 1e6
+
+
+class DivergenceGuard(Hook):
+    """Stops a diverging fit and raises ValueError at its end.
+
+    Diverged means: a non-finite loss or weight after an epoch, a loss grown
+    :data:`EXPLOSION_FACTOR` times over the first step's, or a final network
+    whose outputs on the first training rows are not finite (weights so large
+    that the products overflow).
+    """
+
+    def __init__(self, stochastic):
+        self.stochastic = stochastic
+        self.problem = None
+
+    def epoch_end(self, run):
+        loss, start = run.epoch_loss, run.reference_loss
+        if not np.isfinite(loss):
+            self.problem = f"the training loss became {loss} at iteration {run.estimator.n_iter_}"
+        elif loss > EXPLOSION_FACTOR * max(start, 1.0):
+            self.problem = (f"the training loss grew from {start:.3g} at the first step to "
+                            f"{loss:.3g} at iteration {run.estimator.n_iter_}")
+        elif not np.isfinite(run.theta).all():
+            self.problem = f"the weights became non-finite at iteration {run.estimator.n_iter_}"
+        if self.problem is not None:
+            run.stop = "diverged"
+
+    def end(self, run):
+        if self.problem is None and not np.isfinite(run.theta).all():
+            self.problem = "the final weights are not finite"
+        if self.problem is None and not np.isfinite(run.estimator._forward_output(
+                run.X[:256], check_input=False)).all():
+            self.problem = "the final network's outputs overflow (the weights are too large)"
+        if self.problem is None:
+            return
+        advice = (f"; learning_rate_init={run.estimator.learning_rate_init!r} may be too "
+                  "large for this data" if self.stochastic else
+                  "; check the data, alpha and the loss for values that overflow")
+        raise ValueError(f"{SKLEARN_DIVERGENCE_MESSAGE} skfnn: training diverged: "
+                         f"{self.problem}{advice}.")
+
+
+class MaxIterWarning(Hook):
+    """scikit-learn's ConvergenceWarning when the last epoch ran without a stop."""
+
+    def epoch_end(self, run):
+        if run.stop is None and run.estimator.n_iter_ == run.max_iter:
+            warnings.warn(
+                "Stochastic Optimizer: Maximum iterations (%d) reached and the "
+                "optimization hasn't converged yet." % run.max_iter,
+                ConvergenceWarning,
+            )
+
+
+class LbfgsOutcome(Hook):
+    """Sets the fitted attributes from scipy's result, and warns if L-BFGS did not converge."""
+
+    def end(self, run):
+        est, result = run.estimator, run.result
+        if result is not None:  # None after Ctrl-C: History has the iterations that ran
+            est.n_iter_ = min(result.nit, run.max_iter)
+            est.loss_ = float(result.fun)
+        elif not est.loss_curve_:
+            est.loss_ = run.reference_loss
+        est.best_loss_ = min(est.loss_curve_, default=est.loss_)
+        if result is not None and result.status != 0 and run.stop is None:
+            message = result.message
+            if isinstance(message, bytes):
+                message = message.decode("latin1")
+            warnings.warn(
+                f"lbfgs failed to converge after {result.nit} iteration(s) "
+                f"(status={result.status}):\n{message}.\n\nIncrease the number of "
+                f"iterations (max_iter={est.max_iter}) or max_fun={est.max_fun}, or "
+                "scale the data.",
+                ConvergenceWarning,
+            )
+
+
+class CallbackBridge(Hook):
+    """scikit-learn's callbacks (``sklearn.callback``) on the training hooks.
+
+    The fit is the root task (the estimator begins and ends it); each epoch, or
+    L-BFGS iteration, is a subtask of it. A callback's ``fitted_estimator`` is
+    built only when the callback asks for one, from a copy of the weights at
+    that point; a truthy return of ``on_fit_task_end`` stops training after
+    that epoch.
+
+    Parameters
+    ----------
+    context : sklearn.callback.CallbackContext
+        The fit's root task.
+    task_name : str
+        The subtasks' name ("epoch" or "lbfgs-iter").
+    X, y, metadata
+        What the hooks receive: the data as the user passed it, and
+        ``{"sample_weight": ...}`` (None without weights).
+    """
+
+    def __init__(self, context, task_name, X, y, metadata):
+        self.context = context
+        self.task_name = task_name
+        self.data = dict(X=X, y=y, metadata=metadata)
+        self.task = None
+
+    def _fitted(self, run):
+        return lambda: run.estimator._reconstruction_attributes(run.theta)
+
+    def epoch_begin(self, run):
+        self.task = self.context.subcontext(task_name=self.task_name)
+        self.task.call_on_fit_task_begin(estimator=run.estimator, **self.data,
+                                         reconstruction_attributes=self._fitted(run))
+
+    def epoch_end(self, run):
+        task, self.task = self.task, None
+        stop = task.call_on_fit_task_end(estimator=run.estimator, **self.data,
+                                         reconstruction_attributes=self._fitted(run))
+        if stop and run.stop is None:
+            run.stop = "callback"
+
+    def end(self, run):
+        # A task begun but never run (the iteration after L-BFGS's last, or the
+        # epoch Ctrl-C cut short) ends empty, so that every begin has its end.
+        if self.task is not None:
+            self.task.call_on_fit_task_end(estimator=run.estimator)
+            self.task = None

@@ -1,0 +1,322 @@
+"""The network being trained: layout, activations, loss and penalty, as one value.
+
+:class:`Network` is what the engine, the training loops and the gradient check
+take instead of a list of loose arguments. The estimator builds one per fit
+from its parameters; it holds no weights (θ travels separately, as a vector)
+and no data. It also resolves, once, the optional parts of each activation
+and of the loss (fast paths, kinks, the init factor, ...) to their documented
+defaults, so that a plain object with only the required methods works, and
+the engine never asks an object what it offers in the middle of a batch.
+
+:meth:`Network.checked` returns a twin whose user-supplied activations and
+loss verify every result they return (shape, dtype kind, finiteness): the
+training loop runs its first step through it, so a broadcastable wrong shape
+is an error, never a wrong gradient, and the following steps run unchecked.
+"""
+
+import numbers
+
+import numpy as np
+
+from . import activations as _activations
+from . import losses as _losses
+from ._engine import Layout, init_params
+
+__all__ = ["INITIALIZERS", "Network"]
+
+
+class Network:
+    """The architecture and objective of one fit.
+
+    Parameters
+    ----------
+    layer_units : sequence of int
+        ``[n_features, n_hidden_1, ..., n_outputs]``.
+    sigmas : sequence of activation objects
+        σ_1, ..., σ_L: the hidden activations, then the output activation.
+    loss : loss object
+    alpha : float, default=0.0
+        The L2 penalty α.
+    init_factors : sequence of float, optional
+        The Glorot-uniform numerator of each weight layer (see
+        :func:`skfnn._engine.init_params`); by default each layer uses its
+        activation's ``init_factor``.
+    dropout : sequence of float, optional
+        p_l, the probability of dropping a unit of hidden layer l during
+        training, one per hidden layer (default: no dropout).
+    init : str or callable, default="glorot_uniform"
+        The weight initialisation (see :data:`INITIALIZERS`), or a callable
+        ``init(fan_in, fan_out, random_state, dtype) -> W``.
+
+    Attributes
+    ----------
+    layout : Layout
+        Where each W^l, b^l sits in θ.
+    forward_into, multiply_derivative : tuple
+        Each layer's fast path, or None where the activation offers none.
+    in_place : tuple of bool
+        Whether hidden layer l may compute A^l over Z^l (its σ' reads only a).
+    kinks : tuple of tuple
+        Each layer's kinks (points where σ' jumps), for gradient checks.
+    """
+
+    def __init__(self, layer_units, sigmas, loss, alpha=0.0, init_factors=None, dropout=None,
+                 init="glorot_uniform"):
+        self.layout = Layout(layer_units)
+        self.sigmas = tuple(sigmas)
+        self.loss = loss
+        self.alpha = float(alpha)
+        self.dropout = tuple(float(p) for p in (dropout or [0.0] * (len(self.sigmas) - 1)))
+        self.init = init
+        opt = _activations.optional
+        self.init_factors = tuple(init_factors if init_factors is not None
+                                  else (opt(s, "init_factor") for s in self.sigmas))
+        self.forward_into = tuple(opt(s, "forward_into") for s in self.sigmas)
+        self.multiply_derivative = tuple(opt(s, "multiply_derivative") for s in self.sigmas)
+        L = len(self.sigmas)
+        self.in_place = tuple(l < L - 1 and bool(opt(s, "derivative_from_a"))
+                              and self.forward_into[l] is not None
+                              for l, s in enumerate(self.sigmas))
+        self.kinks = tuple(tuple(opt(s, "kinks") or ()) for s in self.sigmas)
+        self.loss_kinks = tuple(_losses.optional(loss, "kinks") or ())
+
+    @property
+    def layer_units(self):
+        return self.layout.layer_units
+
+    @property
+    def output(self):
+        """σ_L, the output activation."""
+        return self.sigmas[-1]
+
+    @property
+    def has_dropout(self):
+        return any(self.dropout)
+
+    def initial_theta(self, random_state, dtype):
+        """θ drawn as a fresh fit starts.
+
+        ``"glorot_uniform"`` is scikit-learn's scheme, draws included
+        (:func:`skfnn._engine.init_params`); every other scheme draws W^1,
+        W^2, ... in that order and starts the biases at 0.
+        """
+        if self.init == "glorot_uniform":
+            return init_params(self.layout, self.init_factors, random_state, dtype)
+        draw = INITIALIZERS.get(self.init, self.init)
+        Ws = [_checked_init(draw(fan_in, fan_out, random_state, dtype), (fan_in, fan_out),
+                            self.init)
+              for fan_in, fan_out in self.layout.coef_shapes]
+        bs = [np.zeros(n, dtype) for n in self.layer_units[1:]]
+        return self.layout.pack(Ws, bs, out=np.empty(self.layout.size, dtype=dtype))
+
+    def draw_masks(self, random_state, n_samples, dtype, workspace=None):
+        """The dropout masks of one batch: ``[None, M^1, ..., M^{L-1}, None]``.
+
+        M^l = [u ≥ p_l] / (1 − p_l) with u ~ U[0, 1) drawn from
+        ``random_state`` for each row and unit, hidden layer 1 first (none
+        for a layer with p_l = 0): inverted dropout, so that the expected
+        Ã^l = A^l ⊙ M^l is A^l and prediction needs no rescaling.
+        """
+        masks = [None]
+        for l, p in enumerate(self.dropout, start=1):
+            if not p:
+                masks.append(None)
+                continue
+            shape = (n_samples, self.layer_units[l])
+            keep = random_state.random_sample(shape) >= p
+            out = np.empty(shape, dtype) if workspace is None else workspace.Masks[l]
+            masks.append(np.multiply(keep, 1.0 / (1.0 - p), out=out))
+        masks.append(None)
+        return masks
+
+    def replace(self, **changes):
+        """A copy with some constructor arguments changed (``alpha=...``)."""
+        params = dict(layer_units=self.layer_units, sigmas=self.sigmas, loss=self.loss,
+                      alpha=self.alpha, init_factors=self.init_factors, dropout=self.dropout,
+                      init=self.init)
+        params.update(changes)
+        return Network(**params)
+
+    def checked(self):
+        """This network with every user-supplied piece verifying its results.
+
+        Built-in activations and losses are trusted and left as they are (so
+        the first step computes exactly what the others do); the rest are
+        wrapped in proxies that raise a ValueError naming the object, the
+        method and the shapes when a result breaks the contract.
+        """
+        sigmas = [s if _builtin(s, _activations.ACTIVATIONS) else _CheckedActivation(s, l)
+                  for l, s in enumerate(self.sigmas, start=1)]
+        loss = self.loss if _builtin(self.loss, _losses.LOSSES) else _CheckedLoss(self.loss)
+        if all(a is b for a, b in zip(sigmas, self.sigmas)) and loss is self.loss:
+            return self
+        return self.replace(sigmas=sigmas, loss=loss)
+
+    def __repr__(self):
+        return (f"Network(layer_units={list(self.layer_units)}, sigmas={list(self.sigmas)}, "
+                f"loss={self.loss!r}, alpha={self.alpha})")
+
+
+def _glorot_normal(fan_in, fan_out, random_state, dtype):
+    """W ~ N(0, 2 / (fan_in + fan_out)) (Glorot & Bengio, 2010)."""
+    return random_state.normal(0.0, np.sqrt(2.0 / (fan_in + fan_out)), (fan_in, fan_out))
+
+
+def _he_uniform(fan_in, fan_out, random_state, dtype):
+    """W ~ U(±sqrt(6 / fan_in)) (He et al., 2015)."""
+    bound = np.sqrt(6.0 / fan_in)
+    return random_state.uniform(-bound, bound, (fan_in, fan_out))
+
+
+def _he_normal(fan_in, fan_out, random_state, dtype):
+    """W ~ N(0, 2 / fan_in) (He et al., 2015)."""
+    return random_state.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, fan_out))
+
+
+def _lecun_normal(fan_in, fan_out, random_state, dtype):
+    """W ~ N(0, 1 / fan_in) (LeCun et al., 1998)."""
+    return random_state.normal(0.0, np.sqrt(1.0 / fan_in), (fan_in, fan_out))
+
+
+def _orthogonal(fan_in, fan_out, random_state, dtype):
+    """W with orthonormal columns (fan_in ≥ fan_out) or rows (Saxe et al., 2014).
+
+    The Q of the QR decomposition of a standard normal matrix, its columns'
+    signs fixed by R's diagonal so that W is uniformly distributed.
+    """
+    G = random_state.standard_normal((max(fan_in, fan_out), min(fan_in, fan_out)))
+    Q, R = np.linalg.qr(G)
+    Q *= np.sign(np.diag(R))
+    return Q if fan_in >= fan_out else Q.T
+
+
+#: The weight initialisations by name; "glorot_uniform" (scikit-learn's, with
+#: its uniform biases) is :func:`skfnn._engine.init_params`. The others start
+#: the biases at 0.
+INITIALIZERS = {
+    "glorot_normal": _glorot_normal,
+    "he_uniform": _he_uniform,
+    "he_normal": _he_normal,
+    "lecun_normal": _lecun_normal,
+    "orthogonal": _orthogonal,
+}
+
+
+def _checked_init(W, shape, init):
+    """A callable's W must be a finite real array of the layer's shape."""
+    W = np.asarray(W)
+    if W.shape != shape:
+        raise ValueError(f"init={init!r} returned W of shape {W.shape} for a layer with "
+                         f"fan_in={shape[0]}, fan_out={shape[1]}; it must return an array "
+                         f"of shape {shape}.")
+    if W.dtype.kind not in "biuf" or not np.isfinite(W).all():
+        raise ValueError(f"init={init!r} returned non-finite or non-real weights for a "
+                         f"layer of shape {shape}.")
+    return W
+
+
+def _builtin(obj, registry):
+    """True for an instance of exactly a registered class (a subclass is user code)."""
+    return type(obj) in registry.values()
+
+
+# ----------------------------------------------------------------------------
+# Contract checks for user-supplied activations and losses
+# ----------------------------------------------------------------------------
+def _expect_array(result, shape, owner, call, inputs):
+    """Raise ValueError unless ``result`` is a finite real array of ``shape``."""
+    array = np.asarray(result) if not hasattr(result, "shape") else result
+    got = getattr(array, "shape", ())
+    if got != shape:
+        raise ValueError(
+            f"{owner} returned an array of shape {got} from {call} for {inputs} of shape "
+            f"{shape}; it must return an array of shape {shape} (numpy would broadcast "
+            "the wrong shape silently and train on a wrong gradient)."
+        )
+    _expect_finite_real(array, owner, call)
+    return result
+
+
+def _expect_finite_real(array, owner, call):
+    kind = np.asarray(array).dtype.kind
+    if kind not in "biuf":
+        raise ValueError(
+            f"{owner} returned values of dtype {np.asarray(array).dtype} from {call}; it "
+            "must return real numbers (a float array)."
+        )
+    if not np.isfinite(array).all():
+        raise ValueError(
+            f"{owner} returned non-finite values (nan or inf) from {call} at the network's "
+            "first training step."
+        )
+
+
+class _CheckedActivation:
+    """Proxy of a user activation that verifies each result's shape, kind and finiteness."""
+
+    def __init__(self, sigma, layer):
+        self._sigma = sigma
+        self._owner = f"The activation {sigma!r} (layer {layer})"
+        # The optional fast paths exist on the proxy only where the object has them.
+        into = _activations.optional(sigma, "forward_into")
+        fused = _activations.optional(sigma, "multiply_derivative")
+        product = _activations.optional(sigma, "vjp")
+        if getattr(type(sigma), "vjp", None) is _activations.Activation.vjp:
+            product = None  # the default g ⊙ σ'(z): through the checked derivative
+        self.forward_into = into and self._checking(into, "forward_into(z, out)", z_at=0)
+        self.multiply_derivative = fused and self._checking(
+            fused, "multiply_derivative(delta, z, a)", z_at=1)
+        self.vjp = product and self._checking(product, "vjp(z, a, g)", z_at=0)
+
+    def __getattr__(self, name):  # everything else (name, kinks, ...) as the object has it
+        return getattr(self._sigma, name)
+
+    def _checking(self, method, call, z_at):
+        def checked(*args):
+            return _expect_array(method(*args), args[z_at].shape, self._owner, call, "z")
+        return checked
+
+    def forward(self, z):
+        return _expect_array(self._sigma.forward(z), z.shape, self._owner, "forward(z)", "z")
+
+    def derivative(self, z, a):
+        return _expect_array(self._sigma.derivative(z, a), z.shape, self._owner,
+                             "derivative(z, a)", "z")
+
+    def __repr__(self):
+        return repr(self._sigma)
+
+
+class _CheckedLoss:
+    """Proxy of a user loss that verifies its value, gradient and δ^L."""
+
+    def __init__(self, loss):
+        self._loss = loss
+        self._owner = f"The loss {loss!r}"
+
+    def __getattr__(self, name):
+        return getattr(self._loss, name)
+
+    def __call__(self, y, a, sample_weight=None):
+        value = self._loss(y, a, sample_weight)
+        if np.ndim(value) != 0 or not isinstance(np.asarray(value).item(), numbers.Real):
+            raise ValueError(
+                f"{self._owner} returned {type(value).__name__} of shape {np.shape(value)} "
+                "from __call__(y, a, sample_weight); it must return one real number, the "
+                "weighted mean over samples of the per-sample loss (summed over outputs)."
+            )
+        _expect_finite_real(np.asarray(value), self._owner, "__call__(y, a, sample_weight)")
+        return value
+
+    def gradient(self, y, a):
+        return _expect_array(self._loss.gradient(y, a), a.shape, self._owner,
+                             "gradient(y, a)", "a")
+
+    def delta(self, y, z, a, activation):
+        # δ^L may not call gradient (canonical pairs): check its shape here once.
+        self.gradient(y, a)
+        return _expect_array(self._loss.delta(y, z, a, activation), z.shape, self._owner,
+                             "delta(y, z, a, activation)", "z")
+
+    def __repr__(self):
+        return repr(self._loss)

@@ -1,0 +1,115 @@
+"""A fitted estimator's state as plain data, and back.
+
+What a pickle (or a skops file) of a fitted estimator holds is builtins and
+numpy arrays: the network being trained becomes its layer sizes, α and the
+*names and parameters* of its built-in activations and loss (user-supplied
+objects stay objects: they are the user's code), the optimizer becomes its
+arrays and numbers, θ is left out (it is a cache of ``coefs_`` and
+``intercepts_``, re-packed on load) and so is everything that only lives
+during a fit. The state carries the skfnn version that wrote it; loading a
+state written by another version warns (:class:`~skfnn.exceptions.InconsistentVersionWarning`).
+"""
+
+import warnings
+
+import numpy as np
+
+from ._network import Network
+from ._version import __version__
+from .activations import ACTIVATIONS
+from .exceptions import InconsistentVersionWarning
+from .losses import LOSSES
+from .optimizers import SGD, Adam
+
+__all__ = ["dump_state", "load_state"]
+
+_OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Adam)}
+# Set by scikit-learn's callback machinery during a fit only.
+_FIT_ONLY = ("_callback_fit_ctx", "_skl_callbacks_to_teardown", "_parent_callback_ctx")
+
+
+def dump_state(estimator, state):
+    """The plain-data state of ``estimator`` (``state``: its ``__dict__`` as pickled)."""
+    state = dict(state)  # a copy: object.__getstate__ returns the live __dict__
+    for key in ("_theta", *_FIT_ONLY):
+        state.pop(key, None)
+    if "_net" in state:
+        state["_net"] = _network_state(state["_net"])
+    if "_optimizer" in state:
+        optimizer = state["_optimizer"]
+        state["_optimizer"] = {"class": type(optimizer).__name__,
+                               **{k: _plain(v) for k, v in vars(optimizer).items()}}
+    state["_skfnn_version"] = __version__
+    return state
+
+
+def load_state(estimator, state):
+    """The estimator's ``__dict__`` rebuilt from :func:`dump_state`'s plain data."""
+    state = dict(state)
+    version = state.pop("_skfnn_version", "unknown")
+    if version != __version__:
+        warnings.warn(InconsistentVersionWarning(
+            estimator_name=type(estimator).__name__, current_version=__version__,
+            original_version=version))
+    if isinstance(state.get("_net"), dict):
+        state["_net"] = _network_from_state(state["_net"])
+    if isinstance(state.get("_optimizer"), dict):
+        params = dict(state["_optimizer"])
+        optimizer = object.__new__(_OPTIMIZERS[params.pop("class")])
+        optimizer.__dict__.update(params)
+        state["_optimizer"] = optimizer
+    if "_net" in state and "coefs_" in state:
+        state["_theta"] = _repack(state, state["_net"].layout)
+    return state
+
+
+def _repack(state, layout):
+    """θ packed from the state's coefs_ / intercepts_, which become its views again.
+
+    Re-shaped coefs_ pickled as they are stay as they are (predict reports them).
+    """
+    params = [*state["coefs_"], *state["intercepts_"]]
+    theta = np.zeros(layout.size, dtype=np.result_type(*params))
+    Ws, bs = layout.unpack(theta)
+    if _same_shapes(Ws + bs, params):
+        layout.pack(state["coefs_"], state["intercepts_"], out=theta)
+        state["coefs_"], state["intercepts_"] = Ws, bs
+    return theta
+
+
+def _same_shapes(views, arrays):
+    return len(views) == len(arrays) and all(
+        v.shape == np.shape(a) for v, a in zip(views, arrays))
+
+
+def _plain(value):
+    """numpy scalars as Python numbers; everything else as it is."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _spec(obj, registry):
+    """A built-in activation or loss as {"name", "params"}; a user's object as itself."""
+    if type(obj) not in registry.values():
+        return obj
+    return {"name": obj.name, "params": {k: _plain(v) for k, v in vars(obj).items()}}
+
+
+def _from_spec(spec, registry):
+    if not isinstance(spec, dict):
+        return spec
+    return registry[spec["name"]](**spec["params"])
+
+
+def _network_state(net):
+    return {"layer_units": [int(n) for n in net.layer_units],
+            "sigmas": [_spec(s, ACTIVATIONS) for s in net.sigmas],
+            "loss": _spec(net.loss, LOSSES), "alpha": float(net.alpha),
+            "init_factors": [float(f) for f in net.init_factors],
+            "dropout": list(net.dropout), "init": net.init}
+
+
+def _network_from_state(state):
+    return Network(state["layer_units"], [_from_spec(s, ACTIVATIONS) for s in state["sigmas"]],
+                   _from_spec(state["loss"], LOSSES), state["alpha"],
+                   init_factors=state["init_factors"], dropout=state["dropout"],
+                   init=state["init"])
