@@ -24,6 +24,9 @@ from .optimizers import SGD, Adam
 __all__ = ["dump_state", "load_state"]
 
 _OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Adam)}
+# Parameters that may hold built-in activation or loss objects (or sequences of them).
+_PIECE_PARAMS = ("activation", "out_activation", "loss")
+_REGISTRIES = {"activation": ACTIVATIONS, "loss": LOSSES}
 # Set by scikit-learn's callback machinery during a fit only.
 _FIT_ONLY = ("_callback_fit_ctx", "_skl_callbacks_to_teardown", "_parent_callback_ctx")
 
@@ -33,6 +36,9 @@ def dump_state(estimator, state):
     state = dict(state)  # a copy: object.__getstate__ returns the live __dict__
     for key in ("_theta", *_FIT_ONLY):
         state.pop(key, None)
+    for key in _PIECE_PARAMS:
+        if key in state:
+            state[key] = _map_pieces(state[key], _spec)
     if "_net" in state:
         state["_net"] = _network_state(state["_net"])
     if "_optimizer" in state:
@@ -51,6 +57,9 @@ def load_state(estimator, state):
         warnings.warn(InconsistentVersionWarning(
             estimator_name=type(estimator).__name__, current_version=__version__,
             original_version=version))
+    for key in _PIECE_PARAMS:
+        if key in state:
+            state[key] = _map_pieces(state[key], _from_spec)
     if isinstance(state.get("_net"), dict):
         state["_net"] = _network_from_state(state["_net"])
     if isinstance(state.get("_optimizer"), dict):
@@ -87,29 +96,43 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _spec(obj, registry):
-    """A built-in activation or loss as {"name", "params"}; a user's object as itself."""
-    if type(obj) not in registry.values():
-        return obj
-    return {"name": obj.name, "params": {k: _plain(v) for k, v in vars(obj).items()}}
+def _map_pieces(value, convert):
+    """``convert`` applied to a parameter's value, or to each entry of a list or tuple."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(convert(v) for v in value)
+    return convert(value)
 
 
-def _from_spec(spec, registry):
-    if not isinstance(spec, dict):
+def _spec(obj):
+    """A built-in activation or loss as plain data; anything else as it is.
+
+    ``{"__skfnn__": "activation" or "loss", "name": ..., "params": {...}}``: the
+    registry name and the constructor's arguments (a user's object stays itself:
+    it is the user's code, which they trust by name when they load).
+    """
+    for kind, registry in _REGISTRIES.items():
+        if type(obj) in registry.values():
+            return {"__skfnn__": kind, "name": obj.name,
+                    "params": {k: _plain(v) for k, v in vars(obj).items()}}
+    return obj
+
+
+def _from_spec(spec):
+    if not (isinstance(spec, dict) and "__skfnn__" in spec):
         return spec
-    return registry[spec["name"]](**spec["params"])
+    return _REGISTRIES[spec["__skfnn__"]][spec["name"]](**spec["params"])
 
 
 def _network_state(net):
     return {"layer_units": [int(n) for n in net.layer_units],
-            "sigmas": [_spec(s, ACTIVATIONS) for s in net.sigmas],
-            "loss": _spec(net.loss, LOSSES), "alpha": float(net.alpha),
+            "sigmas": [_spec(s) for s in net.sigmas],
+            "loss": _spec(net.loss), "alpha": float(net.alpha),
             "init_factors": [float(f) for f in net.init_factors],
             "dropout": list(net.dropout), "init": net.init}
 
 
 def _network_from_state(state):
-    return Network(state["layer_units"], [_from_spec(s, ACTIVATIONS) for s in state["sigmas"]],
-                   _from_spec(state["loss"], LOSSES), state["alpha"],
+    return Network(state["layer_units"], [_from_spec(s) for s in state["sigmas"]],
+                   _from_spec(state["loss"]), state["alpha"],
                    init_factors=state["init_factors"], dropout=state["dropout"],
                    init=state["init"])

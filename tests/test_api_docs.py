@@ -4,7 +4,8 @@ The public names are read from the modules' ``__all__`` at test time, so a name
 added later fails the test until the page has it. A public module is added by
 extending PUBLIC_MODULES (and giving the page a ``## module`` section).
 
-The page's format, per module section ``## skfnn.module``, one entry per name::
+``python .ci/update_api_page.py`` rewrites the entries in this format (then read
+its diff). The page's format, per module section ``## skfnn.module``, one entry per name::
 
     ### skfnn.module.name
 
@@ -36,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 API_PAGE = ROOT / "docs" / "api.md"
 
 #: The public modules, in the page's order; extend this to document a new module.
-PUBLIC_MODULES = ("skfnn", "skfnn.activations", "skfnn.losses", "skfnn.gradcheck")
+PUBLIC_MODULES = ("skfnn", "skfnn.activations", "skfnn.losses", "skfnn.gradcheck",
+                  "skfnn.exceptions", "skfnn.plotting", "skfnn.onnx", "skfnn.io")
 #: Modules without a leading underscore that are not public API (not on the page).
 INTERNAL_MODULES = ("skfnn.optimizers",)
 

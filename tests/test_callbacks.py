@@ -24,7 +24,10 @@ from sklearn.preprocessing import StandardScaler
 from skfnn import FNNClassifier, FNNRegressor
 from skfnn._sklearn_compat import HAS_CALLBACKS
 
-pytestmark = pytest.mark.skipif(not HAS_CALLBACKS, reason="sklearn.callback needs scikit-learn >= 1.9")
+# Every test but the last needs scikit-learn's callback API (scikit-learn >= 1.9); the
+# last checks the clear error an older scikit-learn gives, and runs everywhere.
+needs_callbacks = pytest.mark.skipif(not HAS_CALLBACKS,
+                                     reason="sklearn.callback needs scikit-learn >= 1.9")
 
 X, y = make_classification(n_samples=120, n_features=5, n_informative=3, n_classes=3,
                            random_state=0)
@@ -78,6 +81,7 @@ def quiet_fit(est, *args, **kwargs):
         return est.fit(*args, **kwargs)
 
 
+@needs_callbacks
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
 def test_stochastic_fit_is_a_root_task_with_one_subtask_per_epoch(solver):
     recorder = Recorder()
@@ -93,6 +97,7 @@ def test_stochastic_fit_is_a_root_task_with_one_subtask_per_epoch(solver):
         assert event[5] is None  # no sample weights: no metadata, as LogisticRegression
 
 
+@needs_callbacks
 def test_lbfgs_iterations_are_subtasks_plus_one_begun_and_never_run():
     recorder = Recorder()
     clf = FNNClassifier((6,), solver="lbfgs", max_iter=5, random_state=0).set_callbacks(recorder)
@@ -104,6 +109,7 @@ def test_lbfgs_iterations_are_subtasks_plus_one_begun_and_never_run():
     assert last_end[:3] == ("end", "lbfgs-iter", 5) and last_end[3] is False
 
 
+@needs_callbacks
 def test_partial_fit_is_one_task_with_one_epoch():
     recorder = Recorder()
     reg = FNNRegressor((5,), random_state=0).set_callbacks(recorder)
@@ -112,6 +118,7 @@ def test_partial_fit_is_one_task_with_one_epoch():
     assert recorder.calls() == expected_calls(1, "epoch") * 2
 
 
+@needs_callbacks
 def test_warm_start_begins_from_the_previous_weights():
     recorder = Recorder()
     reg = FNNRegressor((5,), max_iter=3, warm_start=True, n_iter_no_change=100,
@@ -127,6 +134,7 @@ def test_warm_start_begins_from_the_previous_weights():
         assert_array_equal(W, saved)
 
 
+@needs_callbacks
 def test_early_stopping_epochs_and_the_restored_best_weights_at_the_end():
     recorder = Recorder()
     clf = FNNClassifier((6,), early_stopping=True, max_iter=60, n_iter_no_change=3,
@@ -140,6 +148,7 @@ def test_early_stopping_epochs_and_the_restored_best_weights_at_the_end():
         assert_array_equal(W, best)
 
 
+@needs_callbacks
 def test_fitted_estimators_hold_copies_of_the_weights_at_that_epoch():
     recorder = Recorder()
     reg = FNNRegressor((5,), solver="sgd", max_iter=3, n_iter_no_change=100,
@@ -157,6 +166,7 @@ def test_fitted_estimators_hold_copies_of_the_weights_at_that_epoch():
         assert_array_equal(weights[0], short.coefs_[0])
 
 
+@needs_callbacks
 def test_metadata_carries_the_sample_weight():
     recorder = Recorder()
     sw = np.linspace(0.5, 2.0, len(YR))
@@ -166,6 +176,7 @@ def test_metadata_carries_the_sample_weight():
         assert event[5]["sample_weight"] is sw
 
 
+@needs_callbacks
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_a_callback_stops_training_after_the_epoch_it_asks(solver):
     stop_at = 3
@@ -219,6 +230,7 @@ class WeightSaver:
                                [b.copy() for b in fitted_estimator.intercepts_]))
 
 
+@needs_callbacks
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_scoring_monitor_logs_the_score_of_each_epochs_weights(solver):
     from sklearn.callback import ScoringMonitor
@@ -239,6 +251,7 @@ def test_scoring_monitor_logs_the_score_of_each_epochs_weights(solver):
     assert list(frame["accuracy"].iloc[1:]) == [row["accuracy"] for row in epochs]
 
 
+@needs_callbacks
 def test_progress_bar_on_the_estimator_and_inside_a_pipeline(capsys):
     pytest.importorskip("rich")  # the "progress" extra, installed by the "test" extra
     from sklearn.callback import ProgressBar
@@ -256,6 +269,7 @@ def test_progress_bar_on_the_estimator_and_inside_a_pipeline(capsys):
     assert "100%" in out
 
 
+@needs_callbacks
 def test_callbacks_propagate_through_grid_search_with_processes(capsys):
     pytest.importorskip("rich")
     from sklearn.callback import ProgressBar, ScoringMonitor
@@ -276,6 +290,7 @@ def test_callbacks_propagate_through_grid_search_with_processes(capsys):
     assert all(0 <= row["accuracy"] <= 1 for row in rows)
 
 
+@needs_callbacks
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_a_listening_callback_leaves_the_trained_model_bit_identical(solver):
     plain = quiet_fit(FNNClassifier((6,), solver=solver, max_iter=8, random_state=0), X, y)
@@ -292,6 +307,7 @@ def test_without_callbacks_no_callback_state_is_created():
     assert not any(k.startswith(("_callback", "_skl_callbacks")) for k in vars(clf))
 
 
+@needs_callbacks
 def test_set_callbacks_rejects_what_is_not_a_callback():
     with pytest.raises(TypeError, match="FitCallback protocol"):
         FNNClassifier().set_callbacks(object())
