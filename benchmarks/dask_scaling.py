@@ -73,7 +73,7 @@ def dask_clients(*n_workers):
         clients = []
         for n in n_workers:
             cluster = stack.enter_context(LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None))
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"))
             client = stack.enter_context(Client(cluster, set_as_default=False))
             client.run(lambda: __import__("skfnn"))  # workers import skfnn before timing
             clients.append(client)
@@ -138,23 +138,25 @@ def lbfgs_data(n_samples, n_features=50):
 @contextlib.contextmanager
 def timed_evaluations():
     """Record the seconds of every (J, ∇J) evaluation that L-BFGS asks for."""
-    from skfnn._base import BaseFNN
+    from skfnn import _training
 
-    seconds, original = [], BaseFNN._run_lbfgs
+    seconds, original = [], _training.fit_lbfgs
 
-    def run_lbfgs(self, fun, theta):
+    def fit_lbfgs(run, hooks, *, objective=None, **options):
+        evaluate = objective or _training._in_memory_objective(run)
+
         def timed(x):
             start = time.perf_counter()
-            value = fun(x)
+            value = evaluate(x)
             seconds.append(time.perf_counter() - start)
             return value
-        return original(self, timed, theta)
+        return original(run, hooks, objective=timed, **options)
 
-    BaseFNN._run_lbfgs = run_lbfgs
+    _training.fit_lbfgs = fit_lbfgs
     try:
         yield seconds
     finally:
-        BaseFNN._run_lbfgs = original
+        _training.fit_lbfgs = original
 
 
 def lbfgs_fit(X, y, iterations):

@@ -45,43 +45,44 @@ def is_dask_collection(x):
     return dask is not None and dask.is_dask_collection(x)
 
 
-def fit(estimator, X, y, sample_weight, incremental):
-    """Fit ``estimator`` on dask inputs with L-BFGS on the connected cluster; return it."""
-    _check_solver(estimator, incremental)
-    with _distributed_objective(estimator, X, y, sample_weight) as (objective, theta, X_head):
-        estimator._run_lbfgs(objective, theta)
-    estimator._raise_if_diverged(X_head)
+def fit(estimator, X, y, sample_weight, incremental, validation):
+    """Fit ``estimator`` on dask inputs with L-BFGS on the connected cluster; return it.
+
+    As an in-memory fit, a fit that raises leaves the estimator as it was.
+    """
+    _check_supported(estimator, incremental, validation)
+    from ._training import Run
+
+    with estimator._rollback_on_error(), \
+            _distributed_objective(estimator, X, y, sample_weight) as (objective, net, theta,
+                                                                       X_head):
+        # The hooks see the first rows of X (the divergence check's outputs), not the data.
+        run = Run(estimator, net, theta, X_head, None, None, max_iter=estimator.max_iter,
+                  samples_per_epoch=0)
+        estimator._train_lbfgs(run, objective=objective)
     return estimator
 
 
 @contextlib.contextmanager
 def _distributed_objective(estimator, X, y, sample_weight):
-    """Prepare the estimator and the persisted blocks; yield (objective, θ, first rows of X).
+    """Prepare the estimator and the persisted blocks; yield (objective, net, θ, first rows).
 
-    The blocks are released on exit. If the checks or the set-up fail, the
-    estimator is left as it was, as after an in-memory fit that fails its checks.
+    The blocks and the network sent to the workers are released on exit.
     """
     client = _client()
     data = _Inputs(estimator, X, y, sample_weight)
-    state = dict(vars(estimator))
-    try:
-        _, _, _, theta, loss, _ = estimator._prepare(*data.stand_in(), None, incremental=False)
-        encode = getattr(estimator, "_label_binarizer", None)
-        blocks = _persist_blocks(client, data, encode and encode.transform, loss, theta.dtype)
-    except BaseException:
-        vars(estimator).clear()
-        vars(estimator).update(state)
-        raise
+    _, _, _, net, theta, _, _ = estimator._prepare(*data.stand_in(), incremental=False)
+    weigh = data.class_weigher(estimator)
+    blocks = _persist_blocks(client, data, _Encoder(estimator, net, weigh, theta.dtype))
     objective = None
     try:
-        objective = DistributedObjective(client, blocks, estimator._layout, estimator._sigmas,
-                                         loss, estimator.alpha, data.sw_sum, theta)
-        yield objective, theta, data.X_head.astype(theta.dtype, copy=False)
+        objective = DistributedObjective(client, blocks, net, theta)
+        yield objective, net, theta, data.X_head.astype(theta.dtype, copy=False)
     finally:
         client.cancel(blocks + ([objective.network] if objective else []))
 
 
-def _check_solver(estimator, incremental):
+def _check_supported(estimator, incremental, validation):
     guide = ("To train out of core with a stochastic solver, call partial_fit on one "
              "block at a time (numpy arrays), e.g. through dask_ml.wrappers.Incremental, "
              "or loop over the chunks of a numpy memmap: see docs/scaling.md, "
@@ -93,6 +94,12 @@ def _check_solver(estimator, incremental):
             f"solver={estimator.solver!r} cannot fit dask arrays: only solver='lbfgs' "
             f"(full-batch, its loss and gradient summed on the cluster) does. {guide}"
         )
+    if validation is not None and any(v is not None for v in validation):
+        raise ValueError("X_val, y_val and sample_weight_val are not supported when fitting "
+                         "dask arrays; score the fitted model on held-out data afterwards.")
+    if getattr(estimator, "_skl_callbacks", None):
+        raise ValueError("Callbacks (set_callbacks) are not supported when fitting dask "
+                         "arrays.")
 
 
 def _client():
@@ -117,7 +124,8 @@ class _Inputs:
 
     Attributes after construction: ``X``, ``y``, ``sw`` (or None) with X's
     row chunks and X in one column chunk; ``X_head`` (validated first rows);
-    ``y_head`` or, for a classifier, ``classes``; ``sw_sum`` (Σ s, or n).
+    ``y_head`` or, for a classifier, ``classes`` (and ``class_totals`` for
+    ``class_weight="balanced"``).
     """
 
     def __init__(self, estimator, X, y, sample_weight):
@@ -147,7 +155,8 @@ class _Inputs:
         found = dask.compute(self._reductions())[0]
         self._raise_on(found, estimator)
         self.classes, self.y_head = found.get("classes"), found.get("y_head")
-        self.sw_sum = float(found["sw_sum"]) if self.sw is not None else X.shape[0]
+        balanced = self.classifier and getattr(estimator, "class_weight", None) == "balanced"
+        self.class_totals = self._class_totals() if balanced else None
 
     def _reductions(self):
         """The lazy checks and summaries, computed together in one pass over the data."""
@@ -160,32 +169,54 @@ class _Inputs:
             lazy.update(y=_non_finite(self.y), y_head=self.y[:HEAD_ROWS])
         if self.sw is not None:
             sw = self.sw.astype(_float_dtype(self.sw.dtype))
-            lazy.update(sample_weight=_non_finite(sw), sw_any=(sw != 0).any(),
-                        sw_sum=sw.sum())
+            lazy.update(sample_weight=_non_finite(sw), sw_min=sw.min(), sw_sum=sw.sum())
         return lazy
 
+    def _class_totals(self):
+        """Σ s (or the count) of each class, summed block by block on the cluster."""
+        import dask
+
+        parts = [dask.delayed(_class_totals)(yb, sb, self.classes)
+                 for _, yb, sb in self.row_blocks()]
+        return np.sum(dask.compute(parts)[0], axis=0)
+
     def _raise_on(self, found, estimator):
+        from ._base import _checked_weights
+
         dtypes = {"X": self.X_head.dtype, "y": _float_dtype(self.y.dtype)}
-        if self.sw is not None:
-            dtypes["sample_weight"] = _float_dtype(self.sw.dtype)
-            if not found["sw_any"]:
-                raise ValueError("Sample weights must contain at least one non-zero number.")
         for name, dtype in dtypes.items():
             if name in found:
                 _raise_if_non_finite(name, found[name], dtype, estimator)
+        if self.sw is not None:
+            # The in-memory checks, and their messages, on one representative weight.
+            has_nan, has_inf = found["sample_weight"]
+            worst = (np.nan if has_nan else np.inf if has_inf
+                     else min(found["sw_min"], 0.0) if found["sw_min"] < 0
+                     else 0.0 if not found["sw_sum"] > 0 else 1.0)
+            _checked_weights(np.array([worst]), np.zeros((1, 1)), "sample_weight")
 
     def stand_in(self):
-        """Small numpy (X, y) that validate as the full data would, for ``BaseFNN._prepare``.
+        """Small numpy (X, y, s) that validate as the full data would, for ``BaseFNN._prepare``.
 
         A classifier's stand-in y is its classes, one each: the label encoding
-        (``dask.array.unique`` on the cluster) is learned from them.
+        (``dask.array.unique`` on the cluster) is learned from them, and its
+        stand-in weights are the classes' total weights, which is all that
+        ``class_weight="balanced"`` reads.
         """
         if self.classifier:  # a column y keeps its shape: the in-memory fit's warning
             y = self.classes.reshape(-1, 1) if self.y.ndim == 2 else self.classes
+            sw = self.class_totals
         else:
             y = self.y_head
+            sw = None if self.sw is None else np.ones(len(y))
         rows = np.arange(len(y)) % max(len(self.X_head), 1)
-        return self.X_head[rows], y
+        return self.X_head[rows], y, sw
+
+    def class_weigher(self, estimator):
+        """``weigh(labels, Y)`` of the estimator's class_weight, or None (regressor: None)."""
+        if not self.classifier:
+            return None
+        return estimator._class_weigher(self.classes, None, self.class_totals, False)
 
     def row_blocks(self):
         """Yield (X block, y block, s block or None) as delayed objects, in row order."""
@@ -274,44 +305,84 @@ def _raise_if_non_finite(name, found, dtype, estimator):
                     estimator=None if name == "sample_weight" else estimator)
 
 
-def _persist_blocks(client, data, encode, loss, dtype):
-    """One persisted (X, Y, s) bundle per row block, in θ's dtype; return their futures.
+def _class_totals(y, sample_weight, classes):
+    """Σ s of each class in one block (counts without weights)."""
+    return np.bincount(np.searchsorted(classes, np.ravel(y)), weights=sample_weight,
+                       minlength=len(classes))
+
+
+class _Encoder:
+    """Turns a block's (y, s) into the engine's (Y, s) exactly as an in-memory fit encodes them.
+
+    The classifier's label binariser, the class weights folded into s (as
+    ``BaseFNN._prepare`` does) and the loss's target check, applied on the
+    worker that holds the block.
+    """
+
+    def __init__(self, estimator, net, weigh, dtype):
+        from .losses import optional
+
+        binarizer = getattr(estimator, "_label_binarizer", None)
+        self.transform = None if binarizer is None else binarizer.transform
+        self.weigh, self.dtype = weigh, dtype
+        self.check_target = optional(net.loss, "check_target")
+
+    def __call__(self, X, y, sample_weight):
+        from ._base import _weighted
+
+        X = np.asarray(X).astype(self.dtype, copy=False)
+        labels = np.ravel(y) if self.transform is not None else y
+        Y = y if self.transform is None else self.transform(labels)
+        Y = np.asarray(Y).reshape(len(X), -1)
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=_float_dtype(sample_weight.dtype))
+        sample_weight = _weighted(sample_weight, X, self.weigh, labels, Y)
+        if self.check_target is not None:
+            self.check_target(Y)
+        return X, Y.astype(self.dtype, copy=False), sample_weight
+
+
+def _persist_blocks(client, data, encode):
+    """One persisted (X, Y, s, Σ s) bundle per row block, in θ's dtype; return their futures.
 
     Making a bundle on the cluster keeps a block's X, Y and s on one worker;
     where X is already persisted in θ's dtype, the bundle holds the same
-    array (no copy). Each block's Y passes the loss's target check there.
+    array (no copy).
     """
     import dask
 
-    bundles = [dask.delayed(_bundle, pure=True)(Xb, yb, sb, encode, loss.check_target, dtype)
+    bundles = [dask.delayed(_bundle, pure=True)(Xb, yb, sb, encode)
                for Xb, yb, sb in data.row_blocks()]
     futures = client.compute(bundles)
     client.gather(futures)  # raise here if a block fails (e.g. the loss's target check)
     return futures
 
 
-def _bundle(X, y, sample_weight, encode, check_target, dtype):
-    """A block as the engine takes it: X and 2-D Y in θ's dtype, s, and Σ s."""
-    if encode is not None:
-        y = encode(y)
-    Y = np.asarray(y).reshape(len(y), -1).astype(dtype, copy=False)
-    check_target(Y)
-    X = np.asarray(X).astype(dtype, copy=False)
-    if sample_weight is None:
-        return X, Y, None, float(len(X))
-    sample_weight = np.asarray(sample_weight, dtype=_float_dtype(sample_weight.dtype))
-    return X, Y, sample_weight, float(sample_weight.sum())
+def _bundle(X, y, sample_weight, encode):
+    X, Y, sample_weight = encode(X, y, sample_weight)
+    sw_sum = float(len(X)) if sample_weight is None else float(sample_weight.sum())
+    return X, Y, sample_weight, sw_sum
 
 
 class _Network:
-    """What a worker needs besides θ: sent once per fit, with a workspace per worker thread."""
+    """What a worker needs besides θ, sent once per fit: the network without α
+    (the client adds α), a workspace per worker thread, and whether the first
+    evaluation (through the checked network, as in memory) is done."""
 
-    def __init__(self, layout, sigmas, loss):
-        self.layout, self.sigmas, self.loss = layout, sigmas, loss
+    def __init__(self, net):
+        self.net = net.replace(alpha=0.0)
         self._workspaces = {}
+        self._checked = False
 
     def __getstate__(self):
         return {**vars(self), "_workspaces": {}}
+
+    def next_net(self):
+        """The checked twin on this worker's first evaluation, then the network itself."""
+        if self._checked:
+            return self.net
+        self._checked = True
+        return self.net.checked()
 
     def workspace(self, n_rows, dtype):
         from ._engine import Workspace
@@ -319,13 +390,12 @@ class _Network:
         key = threading.get_ident()
         ws = self._workspaces.get(key)
         if ws is None or ws.n_samples < n_rows:
-            ws = self._workspaces[key] = Workspace(self.layout, n_rows, dtype,
-                                                   sigmas=self.sigmas)
+            ws = self._workspaces[key] = Workspace(self.net, n_rows, dtype)
         return ws.rows(n_rows)
 
 
 def data_terms(theta, network, bundles):
-    """Σ_blocks (Σ s_i ℓ_i, Σ_i ∂(s_i ℓ_i)/∂θ): a worker's share of J and ∇J, without α.
+    """Σ_blocks (Σ s_i ℓ_i, Σ_i ∂(s_i ℓ_i)/∂θ, Σ s_i): a worker's share of J and ∇J, without α.
 
     The engine returns a block's normalised (J, ∇J); with α = 0, times the
     block's Σ s, they are its unnormalised data terms. A block whose weights
@@ -334,29 +404,25 @@ def data_terms(theta, network, bundles):
     from ._threads import blas_threads_for
 
     rows = max(bundle[0].shape[0] for bundle in bundles)
-    with blas_threads_for(rows, network.layout.layer_units):  # as the in-memory fit
+    with blas_threads_for(rows, network.net.layer_units):  # as the in-memory fit
         return _sum_blocks(theta, network, bundles)
 
 
 def _sum_blocks(theta, network, bundles):
     from ._engine import loss_and_gradient
 
-    total_J, total_grad = 0.0, np.zeros_like(theta)
+    net = network.next_net()
+    total_J, total_grad, total_sw = 0.0, np.zeros_like(theta), 0.0
     grad = np.empty_like(theta)
     for X, Y, sample_weight, sw_sum in bundles:
-        if sample_weight is not None and not sample_weight.any():
+        if sw_sum == 0:  # weights are non-negative: all of them are zero
             continue
-        if sw_sum == 0:
-            raise ValueError(
-                "A block's sample weights sum to zero without all being zero: the "
-                "block's mean loss is undefined. Rechunk the rows or rescale the weights."
-            )
-        J, g = loss_and_gradient(theta, X, Y, network.layout, network.sigmas, network.loss,
-                                 0.0, sample_weight, grad,
+        J, g = loss_and_gradient(net, theta, X, Y, sample_weight, grad,
                                  network.workspace(X.shape[0], theta.dtype))
         total_J += J * sw_sum
         total_grad += np.multiply(g, sw_sum, out=g)
-    return total_J, total_grad
+        total_sw += sw_sum
+    return total_J, total_grad, total_sw
 
 
 class DistributedObjective:
@@ -367,20 +433,17 @@ class DistributedObjective:
     client : distributed.Client
     blocks : list of Future
         The persisted (X, Y, s, Σ s) bundles (see :func:`_persist_blocks`).
-    layout, sigmas, loss, alpha
-        The network, as for :func:`skfnn._engine.loss_and_gradient`.
-    sw_sum : float
-        Σ s over all rows (n without weights).
+    net : Network
+        The network being trained (its α is added here, on the client).
     theta : ndarray
         The estimator's θ: each evaluation writes x there (so the fitted
         coefs_ views follow) and evaluates in its dtype, as the in-memory fit.
     """
 
-    def __init__(self, client, blocks, layout, sigmas, loss, alpha, sw_sum, theta):
-        self.client, self.layout, self.alpha, self.sw_sum = client, layout, alpha, sw_sum
+    def __init__(self, client, blocks, net, theta):
+        self.client, self.layout, self.alpha = client, net.layout, net.alpha
         self.theta = theta
-        self.network = client.scatter(_Network(layout, sigmas, loss), broadcast=True,
-                                      hash=False)
+        self.network = client.scatter(_Network(net), broadcast=True, hash=False)
         self.groups = _groups_per_thread(client, blocks)
 
     def __call__(self, x):
@@ -392,15 +455,16 @@ class DistributedObjective:
                                allow_other_workers=True, pure=False)
             for worker, group in self.groups
         ])
-        J = sum(part[0] for part in parts)
+        J, sw_sum = sum(part[0] for part in parts), sum(part[2] for part in parts)
         grad = parts[0][1]
         for part in parts[1:]:
             grad += part[1]
-        # J = Σ s ℓ / Σ s + α/(2 Σ s) ‖W‖² and ∇J = (Σ ∂(sℓ)/∂θ + α W) / Σ s, as the engine:
+        # J = Σ s ℓ / Σ s + α/(2 Σ s) ‖W‖² and ∇J = (Σ ∂(sℓ)/∂θ + α W) / Σ s, as the engine
+        # (s: the weights with the class weights folded in, summed over the blocks):
         W = theta[self.layout.coefs]
-        J = J / self.sw_sum + 0.5 * self.alpha * float(np.dot(W, W)) / self.sw_sum
+        J = J / sw_sum + 0.5 * self.alpha * float(np.dot(W, W)) / sw_sum
         grad[self.layout.coefs] += self.alpha * W
-        grad /= self.sw_sum
+        grad /= sw_sum
         return J, grad.astype(np.float64)
 
 

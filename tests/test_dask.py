@@ -8,6 +8,7 @@ plain loop of ``partial_fit`` over the same blocks, or ``n_jobs=1``.
 """
 
 import contextlib
+import copy
 import tracemalloc
 import warnings
 
@@ -20,8 +21,7 @@ from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import DataConversionWarning
 
-from skfnn import FNNClassifier, FNNRegressor, _dask
-from skfnn._base import BaseFNN
+from skfnn import FNNClassifier, FNNRegressor, _dask, _training
 
 pytestmark = [
     pytest.mark.timeout(120),
@@ -44,7 +44,7 @@ def local_cluster(threads_per_worker, blas_threads=1):
         for name in _BLAS_VARIABLES:
             env.setenv(name, str(blas_threads))
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=threads_per_worker,
-                                           processes=True, dashboard_address=None)
+                                           processes=True, dashboard_address=":0")
     client = distributed.Client(cluster, timeout=60)
     try:
         yield client
@@ -85,8 +85,8 @@ def chunked(a, rows=70):
     return da.from_array(a, chunks=(rows,) + a.shape[1:])
 
 
-# The in-memory and distributed objectives, evaluated by the estimator's own L-BFGS
-# driver on one θ: the driver is replaced by a probe that calls ``fun`` once.
+# The in-memory and distributed objectives, evaluated on one θ through the estimator's
+# own L-BFGS driver: the driver is replaced by a probe that calls the objective once.
 class _Probe(Exception):
     pass
 
@@ -95,18 +95,22 @@ def objective_at(estimator, theta_of, X, y, sample_weight=None):
     """(J, ∇J) that ``estimator.fit(X, y)`` would hand to L-BFGS, at θ = theta_of(size)."""
     seen = {}
 
-    def probe(self, fun, theta):
-        seen["value"] = fun(theta_of(theta.size))
+    def probe(run, hooks, *, max_fun, tol, objective=None):
+        evaluate = objective or _training._in_memory_objective(run)
+        seen["value"] = evaluate(theta_of(run.theta.size))
         raise _Probe
 
-    original = BaseFNN._run_lbfgs
-    BaseFNN._run_lbfgs = probe
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_training, "fit_lbfgs", probe)
         with pytest.raises(_Probe):
             estimator.fit(X, y, sample_weight=sample_weight)
-    finally:
-        BaseFNN._run_lbfgs = original
     return seen["value"]
+
+
+def assert_same_params(est, state):
+    for ours, theirs in zip(est.coefs_ + est.intercepts_,
+                            state["coefs_"] + state["intercepts_"]):
+        assert_array_equal(ours, theirs)
 
 
 def random_theta(size):
@@ -147,6 +151,23 @@ def test_gradient_equals_the_in_memory_engine_on_the_same_theta(client, case, we
     # Not a vacuous comparison: α and the weights do change the objective.
     J_plain, _ = objective_at(clone(est).set_params(alpha=0.0), random_theta, X, y)
     assert abs(J_plain - J_mem) > 1e-6 * abs(J_mem)
+
+
+@pytest.mark.parametrize("class_weight", ["balanced", {0: 1.0, 1: 4.0, 2: 0.5}])
+def test_class_weights_fold_into_the_weights_as_in_memory(client, class_weight):
+    """'balanced' needs each class's total weight: summed on the cluster, never from y."""
+    X, y = classification_data(n_classes=3)
+    keep = np.r_[np.flatnonzero(y != 2), np.flatnonzero(y == 2)[:20]]  # unbalanced
+    X, y = X[keep], y[keep]
+    sw = weights(len(X))
+    est = FNNClassifier((5,), solver="lbfgs", alpha=0.1, class_weight=class_weight,
+                        random_state=0)
+    J_mem, g_mem = objective_at(clone(est), random_theta, X, y, sw)
+    J_dask, g_dask = objective_at(clone(est), random_theta, chunked(X), chunked(y), chunked(sw))
+    assert abs(J_dask - J_mem) <= 1e-12 * abs(J_mem)
+    assert np.max(np.abs(g_dask - g_mem)) <= 1e-12 * np.max(np.abs(g_mem))
+    J_plain, _ = objective_at(clone(est).set_params(class_weight=None), random_theta, X, y, sw)
+    assert abs(J_plain - J_mem) > 1e-6 * abs(J_mem)  # the class weights do matter
 
 
 def test_gradient_with_blocks_whose_weights_are_all_zero(client):
@@ -266,6 +287,8 @@ def _bad(kind):
         sw[row] = np.nan
     elif kind == "sw-zero":
         sw[:] = 0.0
+    elif kind == "sw-negative":
+        sw[row] = -1.0
     elif kind == "sw-2d":
         sw = sw.reshape(200, 2)
     elif kind == "length":
@@ -275,7 +298,8 @@ def _bad(kind):
     return X, y, sw
 
 
-@pytest.mark.parametrize("kind", ["X-nan", "X-inf", "y-nan", "sw-nan", "sw-zero", "sw-2d",
+@pytest.mark.parametrize("kind", ["X-nan", "X-inf", "y-nan", "sw-nan", "sw-zero",
+                                  "sw-negative", "sw-2d",
                                   "length", "X-1d"])
 def test_bad_input_gets_the_in_memory_error_without_touching_the_estimator(client, kind):
     """The offending values sit beyond the first block: they are found on the cluster."""
@@ -284,7 +308,7 @@ def test_bad_input_gets_the_in_memory_error_without_touching_the_estimator(clien
     with pytest.raises(ValueError) as in_memory:
         clone(est).fit(X, y, sample_weight=sw)
     fitted = clone(est).fit(*regression_data(n=100))
-    before = {k: v for k, v in vars(fitted).items()}
+    before = copy.deepcopy(vars(fitted))
     with pytest.raises(ValueError) as on_dask:
         fitted.fit(chunked(X), chunked(y), sample_weight=chunked(sw))
     if kind == "X-1d":  # the message quotes the array: the client only holds its first rows
@@ -292,7 +316,8 @@ def test_bad_input_gets_the_in_memory_error_without_touching_the_estimator(clien
     else:
         assert str(on_dask.value) == str(in_memory.value)
     assert vars(fitted).keys() == before.keys()
-    assert all(vars(fitted)[k] is v for k, v in before.items())
+    assert_same_params(fitted, before)
+    assert fitted.loss_curve_ == before["loss_curve_"] and fitted.n_iter_ == before["n_iter_"]
 
 
 def test_loss_target_check_runs_on_every_block(client):
