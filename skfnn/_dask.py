@@ -6,23 +6,26 @@ The data never travels to the client:
 
 1. *Validation without materialising the data.* The first rows (at most 256)
    are brought to the client and validated exactly as an in-memory fit
-   validates its input (ndim, dtype, number of features); finiteness,
-   all-zero sample weights and, for a classifier, the classes
+   validates its input (ndim, dtype, number of features); finiteness, the
+   sample weights' sign and sum and, for a classifier, the classes
    (``dask.array.unique``, small) are computed on the cluster in one pass;
    the loss's target check runs on every block as it is persisted (3.).
 2. *The estimator's own set-up.* ``BaseFNN._prepare`` runs on a stand-in of
-   those first rows (for a classifier: one row per class), so the layout,
-   initial weights, label binariser, ``n_features_in_``, warm-start checks
-   and every error message are the in-memory fit's.
+   those first rows (for a classifier: one row per class, weighted by the
+   class's total weight), so the network, initial weights, label binariser,
+   class weights, ``n_features_in_``, warm-start checks and every error
+   message are the in-memory fit's.
 3. *Blocks on the workers.* Each row block becomes one persisted
-   ``(X, Y, s)`` bundle in θ's dtype (X with all its columns, Y encoded as
-   the in-memory fit encodes it), so X, Y and s of a block sit on one worker.
+   ``(X, Y, s, Σ s)`` bundle in θ's dtype (X with all its columns, Y encoded
+   and s weighted as the in-memory fit does it), so a block's X, Y and s sit
+   on one worker.
 4. *The objective.* Per evaluation θ is scattered once to every worker; one
    task per worker thread sums the unnormalised data terms Σ s_i ℓ_i and
    Σ_i ∂(s_i ℓ_i)/∂θ over its blocks with the engine; only those partial sums
    come back, and the client adds the α term and divides by Σ s, exactly the
    formula of :func:`skfnn._engine.loss_and_gradient`. scipy's L-BFGS runs on
-   the client through the estimator's own driver (``BaseFNN._run_lbfgs``).
+   the client through the estimator's own driver and hooks
+   (``BaseFNN._train_lbfgs``, :func:`skfnn._training.fit_lbfgs`).
 
 dask and distributed are imported here only, when a dask collection is
 fitted: they are the optional extra ``skfnn[dask]``.
@@ -264,15 +267,15 @@ def _check_lengths(X, y, sample_weight):
     """scikit-learn's checks (and messages) of the lengths of y and the sample weights."""
     from sklearn.utils.validation import check_consistent_length
 
+    from ._sklearn_compat import _check_sample_weight
+
     check_consistent_length(X, y)
     if sample_weight is None:
         return
     n = X.shape[0]
-    if sample_weight.ndim != 1:
-        raise ValueError(
-            f"Sample weights must be 1D array or scalar, got {sample_weight.ndim}D array. "
-            f"Expected either a scalar value or a 1D array of length {n}."
-        )
+    if sample_weight.ndim != 1:  # the message of this scikit-learn, from a stand-in
+        _check_sample_weight(np.ones((1,) * sample_weight.ndim),
+                             np.broadcast_to(np.zeros(1), (n, 1)))
     if sample_weight.shape != (n,):
         raise ValueError(f"sample_weight.shape == {sample_weight.shape}, expected {(n,)}!")
 
