@@ -115,10 +115,10 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         if isinstance(spec, str) or not hasattr(spec, "__iter__"):
             spec = [spec] * n_hidden
         elif len(spec) != n_hidden:
-            layers = "is 1 hidden layer" if n_hidden == 1 else f"are {n_hidden} hidden layers"
             raise ValueError(
-                f"activation has {len(spec)} entries but there {layers}; give one "
-                "activation per hidden layer, or a single one."
+                f"activation has {_count(len(spec), 'entry', 'entries')} but there "
+                f"{_hidden_layers(n_hidden)}; give one activation per hidden layer, or a "
+                "single one."
             )
         if any(isinstance(s, str) and s in ACTIVATIONS and s not in _HIDDEN_ACTIVATIONS
                for s in spec):
@@ -187,9 +187,9 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         if not hasattr(rates, "__iter__"):
             rates = [rates] * n_hidden
         elif len(rates) != n_hidden:
-            layers = "is 1 hidden layer" if n_hidden == 1 else f"are {n_hidden} hidden layers"
-            raise ValueError(f"dropout has {len(rates)} entries but there {layers}; give "
-                             "one rate per hidden layer, or a single one.")
+            raise ValueError(f"dropout has {_count(len(rates), 'entry', 'entries')} but there "
+                             f"{_hidden_layers(n_hidden)}; give one rate per hidden layer, "
+                             "or a single one.")
         if not all(isinstance(p, Real) and 0 <= p < 1 for p in rates):
             raise ValueError(f"dropout rates must lie in [0, 1); got {list(rates)}.")
         if any(rates) and self.solver not in _STOCHASTIC_SOLVERS:
@@ -413,9 +413,16 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
-            self.__dict__.update(mutable)
             if theta is not None:
                 theta[...] = theta_before  # coefs_ / intercepts_ are its views
+            for key, before in mutable.items():
+                # The very objects a user may hold (est.loss_curve_), with their contents.
+                if isinstance(before, list):
+                    saved[key][:] = before
+                elif isinstance(before, np.ndarray):
+                    saved[key][...] = before
+                else:
+                    self.__dict__[key] = before
             raise
 
     def _callback_root(self, incremental):
@@ -516,8 +523,11 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
             for p, v in zip(params, expected)
         ):
             return theta
+        dtype = np.result_type(*params)
+        if dtype.kind != "f":  # integer or bool weights assigned by hand train in float64
+            dtype = np.dtype(np.float64)
         theta = self._net.layout.pack(self.coefs_, self.intercepts_,
-                                      out=np.empty(theta.size, dtype=np.result_type(*params)))
+                                      out=np.empty(theta.size, dtype=dtype))
         self._set_coefs(theta)
         return theta
 
@@ -542,7 +552,10 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         names = [f"coefs_[{i}]" for i in range(len(Ws))] + \
                 [f"intercepts_[{i}]" for i in range(len(bs))]
         for name, p in zip(names, params):
-            kind = np.asarray(p).dtype.kind
+            if not isinstance(p, np.ndarray):
+                raise ValueError(f"{name} is a {type(p).__name__}; the weights must be numpy "
+                                 f"arrays (assign np.asarray(...) to {name}).")
+            kind = p.dtype.kind
             if kind not in "biuf":
                 raise ValueError(f"{name} has dtype {np.asarray(p).dtype}; the weights must "
                                  "be real floating-point numbers.")
@@ -599,13 +612,14 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
     def _forward_logits(self, X):
         """Z^L for X (validated)."""
         X = self._check_X(X)
-        return _engine.logits(self._net, X, self.coefs_, self.intercepts_)
+        return _finite(_engine.logits(self._net, X, self.coefs_, self.intercepts_))
 
     def _forward_output(self, X, check_input=True):
-        """A^L for X (validated unless ``check_input`` is False)."""
-        if check_input:
-            X = self._check_X(X)
-        return _engine.predict(self._net, X, self.coefs_, self.intercepts_)
+        """A^L for X (validated, and checked finite, unless ``check_input`` is False)."""
+        if not check_input:
+            return _engine.predict(self._net, X, self.coefs_, self.intercepts_)
+        X = self._check_X(X)
+        return _finite(_engine.predict(self._net, X, self.coefs_, self.intercepts_))
 
     def _score(self, X, y, sample_weight=None):
         """The validation score for early stopping; NaN if the outputs are not finite."""
@@ -632,6 +646,28 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
 
     def _score_outputs(self, output, y, sample_weight):  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def _finite(output):
+    """The network's outputs, unless some are not finite (then no prediction is right)."""
+    if not np.isfinite(output).all():
+        rows = int((~np.isfinite(output)).any(axis=1).sum())
+        raise ValueError(
+            f"The network's outputs are non-finite (nan or inf) for {rows} of "
+            f"{output.shape[0]} rows: an activation overflowed or returned nan there, so "
+            "no prediction can be made for them. Check the input's scale (and any custom "
+            "activation)."
+        )
+    return output
+
+
+def _count(n, one, many):
+    return f"{n} {one if n == 1 else many}"
+
+
+def _hidden_layers(n):
+    """'is 1 hidden layer', 'are 2 hidden layers'."""
+    return f"{'is' if n == 1 else 'are'} {_count(n, 'hidden layer', 'hidden layers')}"
 
 
 def _checked_weights(sample_weight, X, name):

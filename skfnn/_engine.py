@@ -269,10 +269,24 @@ def backward(net, Y, Ws, Zs, As, sample_weight, gWs, gbs, workspace=None, inputs
             Delta = _times_derivative(net, l - 1, Delta, Zs[l - 1], As[l - 1])
 
 
-def objective(net, Y, A_L, W_flat, sw_sum, sample_weight):
-    """J = Σ_i s_i ℓ(y_i, a_i) / Σ s + α / (2 Σ s) Σ_l ‖W^l‖²_F (W_flat: every W^l, packed)."""
+def squared_norm(Ws):
+    """Σ_l ‖W^l‖²_F, layer by layer (scikit-learn's grouping of the sum, to the last bit)."""
+    total = 0
+    for W in Ws:
+        w = W.ravel()
+        total += np.dot(w, w)
+    return total
+
+
+def objective(net, Y, A_L, Ws, sw_sum, sample_weight):
+    """J = Σ_i s_i ℓ(y_i, a_i) / Σ s + α / (2 Σ s) Σ_l ‖W^l‖²_F.
+
+    Summed in the order scikit-learn's MLP sums it, so that the same weights give
+    the same J to the last bit: L-BFGS's line search compares values of J, and one
+    differing rounding would send the two libraries down different paths.
+    """
     data_term = float(net.loss(Y, A_L, sample_weight))
-    return data_term + 0.5 * net.alpha * np.dot(W_flat, W_flat) / sw_sum
+    return data_term + (0.5 * net.alpha) * squared_norm(Ws) / sw_sum
 
 
 def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace=None,
@@ -313,7 +327,7 @@ def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace
     W_flat, gW_flat = theta[layout.coefs], grad[layout.coefs]
     sw_sum = X.shape[0] if sample_weight is None else sample_weight.sum()
     Zs, As, inputs = forward(net, X, Ws, bs, workspace, masks)
-    J = objective(net, Y, As[-1], W_flat, sw_sum, sample_weight)
+    J = objective(net, Y, As[-1], Ws, sw_sum, sample_weight)
     backward(net, Y, Ws, Zs, As, sample_weight, gWs, gbs, workspace, inputs, masks)
     # ∂J/∂W^l = ((A^{l-1})ᵀ Δ^l + α W^l) / Σ s and ∂J/∂b^l = Σ_rows Δ^l / Σ s:
     if net.alpha:
@@ -328,7 +342,7 @@ def objective_at(net, theta, X, Y, sample_weight=None, masks=None):
     Ws, bs = net.layout.unpack(theta)
     sw_sum = X.shape[0] if sample_weight is None else sample_weight.sum()
     Zs, As, _ = forward(net, X, Ws, bs, masks=masks)
-    return objective(net, Y, As[-1], theta[net.layout.coefs], sw_sum, sample_weight), Zs, As
+    return objective(net, Y, As[-1], Ws, sw_sum, sample_weight), Zs, As
 
 
 def init_params(layout, init_factors, random_state, dtype):

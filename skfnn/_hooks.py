@@ -27,6 +27,7 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from . import _engine
 from .optimizers import REDUCED_LEARNING_RATE, STOP, STOP_SMALL_LEARNING_RATE
 
 __all__ = [
@@ -98,9 +99,9 @@ class ValidationMonitor(Hook):
         est, v, net = run.estimator, self.validation, run.net
         output = est._forward_output(v.X, check_input=False)
         if np.isfinite(output).all():
-            W = run.theta[net.layout.coefs]
             loss = float(net.loss(v.Y.astype(output.dtype, copy=False), output, v.sample_weight))
-            loss += 0.5 * net.alpha * float(np.dot(W, W)) / self.penalty_weight
+            loss += float((0.5 * net.alpha) * _engine.squared_norm(est.coefs_)
+                          / self.penalty_weight)
             run.score = self.score(est, output, loss, v)
         else:
             loss = run.score = np.nan
@@ -190,19 +191,23 @@ SKLEARN_DIVERGENCE_MESSAGE = (
     "values and need to be preprocessed."
 )
 
-#: A training loss this many times its value at the fit's first step (or 1,
-#: whichever is larger) has exploded: no healthy fit comes near it (the tests
-#: train every solver and loss on the shipped data sets without one alarm).
+#: A typical minibatch loss this many times the fit's first (or 1, whichever is
+#: larger) has exploded: no healthy fit comes near it (the tests train every
+#: solver and loss on the shipped data sets without one alarm).
 EXPLOSION_FACTOR = 1e6
 
 
 class DivergenceGuard(Hook):
     """Stops a diverging fit and raises ValueError at its end.
 
-    Diverged means: a non-finite loss or weight after an epoch, a loss grown
-    :data:`EXPLOSION_FACTOR` times over the first step's, or a final network
-    whose outputs on the first training rows are not finite (weights so large
-    that the products overflow).
+    Diverged means, after an epoch: a non-finite loss or weight; a *typical*
+    minibatch loss of the epoch (the lower median of its batch losses, so that
+    a few batches holding outliers of y do not count) grown
+    :data:`EXPLOSION_FACTOR` times over the fit's first; or a weight beyond
+    what the dtype can train with, finfo(dtype).max ** (1/4) (about 1e77 in
+    float64, 4e9 in float32: the products of such weights overflow within a
+    few layers). At the end, also a network whose outputs on the first
+    training rows are not finite.
     """
 
     def __init__(self, stochastic):
@@ -210,14 +215,20 @@ class DivergenceGuard(Hook):
         self.problem = None
 
     def epoch_end(self, run):
-        loss, start = run.epoch_loss, run.reference_loss
+        loss, start, at = run.epoch_loss, run.reference_loss, run.estimator.n_iter_
+        losses = sorted(run.batch_losses) if run.batch_losses else [loss]
+        typical = losses[(len(losses) - 1) // 2]
+        largest = max(run.theta.max(), -run.theta.min())  # no temporary of θ's size
         if not np.isfinite(loss):
-            self.problem = f"the training loss became {loss} at iteration {run.estimator.n_iter_}"
-        elif loss > EXPLOSION_FACTOR * max(start, 1.0):
+            self.problem = f"the training loss became {loss} at iteration {at}"
+        elif typical > EXPLOSION_FACTOR * max(start, 1.0):
             self.problem = (f"the training loss grew from {start:.3g} at the first step to "
-                            f"{loss:.3g} at iteration {run.estimator.n_iter_}")
-        elif not np.isfinite(run.theta).all():
-            self.problem = f"the weights became non-finite at iteration {run.estimator.n_iter_}"
+                            f"{typical:.3g} (a typical batch) at iteration {at}")
+        elif not np.isfinite(largest):
+            self.problem = f"the weights became non-finite at iteration {at}"
+        elif largest > np.finfo(run.theta.dtype).max ** 0.25:
+            self.problem = (f"a weight reached {largest:.3g} at iteration {at}, beyond what "
+                            f"{run.theta.dtype} can train with")
         if self.problem is not None:
             run.stop = "diverged"
 

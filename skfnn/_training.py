@@ -84,6 +84,8 @@ class Run:
         J of the last epoch (the mean of its batch losses) or L-BFGS iterate.
     reference_loss : float
         J of the fit's first step, before it: the divergence guard's yardstick.
+    batch_losses : list of float
+        J of each minibatch of the last epoch (empty for L-BFGS).
     stop : str or None
         Why training ends, once a hook has decided: "plateau", "callback",
         "diverged", "interrupted".
@@ -102,6 +104,7 @@ class Run:
         self.max_iter, self.samples_per_epoch = max_iter, samples_per_epoch
         self.optimizer = optimizer
         self.epoch_loss = self.reference_loss = None
+        self.batch_losses = []
         self.stop = self.score = self.improved = self.plateau = self.result = None
         self.judged_by = None
 
@@ -155,6 +158,7 @@ def _epoch(run, sample_idx, grad, workspace, nets, random_state):
     """
     X, Y, sample_weight, theta = run.X, run.Y, run.sample_weight, run.theta
     n_samples, dropout = X.shape[0], run.net.has_dropout
+    batch_losses = run.batch_losses = []
     accumulated_loss = 0.0
     for batch in gen_batches(n_samples, workspace.n_samples):
         n_batch = batch.stop - batch.start
@@ -167,6 +171,7 @@ def _epoch(run, sample_idx, grad, workspace, nets, random_state):
                                          masks)
         if run.reference_loss is None:
             run.reference_loss = J
+        batch_losses.append(J)
         accumulated_loss += J * n_batch
         run.optimizer.step(theta, grad, workspace.scratch)
     return accumulated_loss / n_samples

@@ -112,6 +112,13 @@ class Activation(Parametrised):
             cls.multiply_derivative = None
         if "derivative" in vars(cls) and "derivative_from_a" not in vars(cls):
             cls.derivative_from_a = False
+        # Nor its declared range (a classifier would take 2σ(z) for probabilities) ...
+        if "forward" in vars(cls) and "output_range" not in vars(cls):
+            cls.output_range = None
+        # ... nor its Jacobian product: the elementwise default g ⊙ σ'(z) follows
+        # the new derivative; a non-elementwise subclass must write its own.
+        if ({"forward", "derivative"} & set(vars(cls))) and "vjp" not in vars(cls):
+            cls.vjp = Activation.vjp if cls.elementwise else None
 
     def forward(self, z):
         """Return σ(z)."""

@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _engine
 from .activations import get_activation
+from .activations import optional as activation_optional
 from .losses import (
     AbsoluteError,
     BinaryLogLoss,
@@ -34,6 +35,7 @@ from .losses import (
     SquaredError,
     get_loss,
 )
+from .losses import optional as loss_optional
 
 __all__ = [
     "BlockError",
@@ -642,7 +644,7 @@ def check_activation(activation, *, points=None, eps=1e-6, tol=1e-6, raise_on_fa
     """
     sigma = _as_activation(activation)
     label = type(sigma).__name__
-    if not getattr(sigma, "elementwise", True):
+    if not activation_optional(sigma, "elementwise"):
         raise ValueError(
             f"{label} is not elementwise (its attribute elementwise is False): each of its "
             "outputs depends on a whole row of z, so it has no derivative σ'(z) to compare "
@@ -651,7 +653,7 @@ def check_activation(activation, *, points=None, eps=1e-6, tol=1e-6, raise_on_fa
             "ℓ(y, σ(z)), the full Jacobian included (for softmax: check_loss('log_loss'))."
         )
     z_all = np.asarray(_DEFAULT_POINTS if points is None else points, dtype=np.float64).ravel()
-    kinks = tuple(getattr(sigma, "kinks", ()) or ())
+    kinks = tuple(activation_optional(sigma, "kinks") or ())
     near = _near_kinks(z_all, kinks, _kink_margin(eps))
     z = z_all[~near].reshape(-1, 1)
     if z.size == 0:
@@ -682,7 +684,7 @@ def check_activation(activation, *, points=None, eps=1e-6, tol=1e-6, raise_on_fa
         f"difference {_g(fd[k])})"), n_skipped=int(near.sum()))
 
     # The engine's fast paths must agree with forward and derivative.
-    into = getattr(sigma, "forward_into", None)
+    into = activation_optional(sigma, "forward_into")
     if callable(into):
         what = f"forward_into of {label}"
         separate = _call(problems, what, lambda z_: into(z_, np.empty_like(z_)), [("z", z)])
@@ -692,7 +694,7 @@ def check_activation(activation, *, points=None, eps=1e-6, tol=1e-6, raise_on_fa
                     f"{what} disagrees with forward at z={_g(z[k])}: forward_into(z, out) "
                     f"gives {_g(np.asarray(separate)[k])} (in place: "
                     f"{_g(np.asarray(in_place)[k])}), forward(z) gives {_g(a[k])}"))
-    fused = getattr(sigma, "multiply_derivative", None)
+    fused = activation_optional(sigma, "multiply_derivative")
     if callable(fused):
         what = f"multiply_derivative of {label}"
         delta = np.linspace(0.5, 1.5, z.size).reshape(z.shape)
@@ -705,7 +707,7 @@ def check_activation(activation, *, points=None, eps=1e-6, tol=1e-6, raise_on_fa
                     f"delta * derivative(z, a) is {_g(delta[k] * d[k])}"))
 
     # derivative_from_a lets the engine overwrite z with a: σ' must not read z.
-    if getattr(sigma, "derivative_from_a", False):
+    if activation_optional(sigma, "derivative_from_a"):
         what = f"derivative of {label}"
         from_a = _call(problems, what, lambda a_: sigma.derivative(a_.copy(), a_), [("a", a)])
         _record(rows, problems, "derivative_from_a", _errors(from_a, d), tol, lambda k: (
@@ -750,7 +752,7 @@ def _describe_delta(what, label, act, loss, sigma, Y, Z, A, D, fd, elementwise, 
     i, k = ik
     at = (f"y={_g(Y[i, k])}, z={_g(Z[i, k])} (sample {i}, output {k}; a={_g(A[i, k])})"
           if elementwise else f"y={_vec(Y[i])}, z={_vec(Z[i])} (sample {i}, output {k})")
-    link = getattr(loss, "canonical_link", None)
+    link = loss_optional(loss, "canonical_link")
     hint = ""
     if isinstance(link, type) and isinstance(sigma, link) and type(sigma) is not link:
         hint = (f" ({label} takes the canonical shortcut δ = a − y because {act} is a "
@@ -809,9 +811,9 @@ def _draw_z(sigma, Y, domain, rng, margin, loss_kinks, label):
     valid output, from U(−8, 8).
     """
     act = type(sigma).__name__
-    act_kinks = tuple(getattr(sigma, "kinks", ()) or ())
+    act_kinks = tuple(activation_optional(sigma, "kinks") or ())
     with np.errstate(all="ignore"):
-        if getattr(sigma, "elementwise", True):
+        if activation_optional(sigma, "elementwise"):
             pools = [rng.standard_normal(1000), rng.uniform(-8.0, 8.0, 4000)]
             pools = [p[~_near_kinks(p, act_kinks, margin)] for p in pools]
             outs = [np.asarray(sigma.forward(p.reshape(-1, 1)), float).ravel() for p in pools]
@@ -848,7 +850,7 @@ def _draw_z(sigma, Y, domain, rng, margin, loss_kinks, label):
 
 
 def _activations_to_check(loss, activation):
-    default = get_activation(getattr(loss, "default_out_activation", "identity"),
+    default = get_activation(loss_optional(loss, "default_out_activation"),
                              "default_out_activation")
     extra = [] if activation is None else (
         list(activation) if isinstance(activation, (list, tuple)) else [activation])
@@ -969,7 +971,7 @@ def check_loss(loss, *, activation=None, y=None, z=None, n_samples=8, n_outputs=
     label = type(loss).__name__
     rng = check_random_state(random_state)
     margin = _kink_margin(eps)
-    loss_kinks = tuple(getattr(loss, "kinks", ()) or ())
+    loss_kinks = tuple(loss_optional(loss, "kinks") or ())
     sigmas = _activations_to_check(loss, activation)
     domain = _target_domain(loss)
     problems, rows = [], []
@@ -989,9 +991,10 @@ def check_loss(loss, *, activation=None, y=None, z=None, n_samples=8, n_outputs=
                              f"{Z_given.shape}.")
     else:
         Y = domain.draw_y(rng, (n_samples, n_outputs) if Z_given is None else Z_given.shape)
-        if not domain.known:
+        check_target = loss_optional(loss, "check_target")
+        if not domain.known and check_target is not None:
             try:
-                loss.check_target(Y)
+                check_target(Y)
             except ValueError as exc:
                 raise ValueError(
                     f"check_loss does not know which targets {label} accepts, and its "
@@ -1065,7 +1068,7 @@ def check_loss(loss, *, activation=None, y=None, z=None, n_samples=8, n_outputs=
     for sigma, Z, A in points:
         act = type(sigma).__name__
         what = f"delta of {label} with {act}"
-        elementwise = getattr(sigma, "elementwise", True)
+        elementwise = activation_optional(sigma, "elementwise")
         inputs = [("y", Y), ("z", Z), ("a", A)]
         copies = [np.array(v, copy=True) for _, v in inputs]
         D = loss.delta(*copies, sigma)
@@ -1083,7 +1086,7 @@ def check_loss(loss, *, activation=None, y=None, z=None, n_samples=8, n_outputs=
         fd = _column_differences(
             lambda Z_: loss_values(Y, np.asarray(sigma.forward(Z_), np.float64)), Z, eps)
         skip = (_near_kinks(A - Y, loss_kinks, margin)
-                | _near_kinks(Z, tuple(getattr(sigma, "kinks", ()) or ()), margin))
+                | _near_kinks(Z, tuple(activation_optional(sigma, "kinks") or ()), margin))
         if not elementwise:
             skip = np.repeat(skip.any(axis=1, keepdims=True), Z.shape[1], axis=1)
         _record(rows, problems, "delta", np.where(skip, 0.0, _errors(D, fd)), tol,

@@ -98,10 +98,18 @@ class Loss(Parametrised):
         raise NotImplementedError
 
     def __call__(self, y, a, sample_weight=None):
-        """Return Σ_i s_i ℓ(y_i, a_i) / Σ_i s_i (the plain mean without weights)."""
-        if sample_weight is None and type(self).pointwise is not Loss.pointwise:
-            # One reduction over all entries: cheaper than n short row sums.
-            return self.pointwise(y, a).sum() / a.shape[0]
+        """Return Σ_i s_i ℓ(y_i, a_i) / Σ_i s_i (the plain mean without weights).
+
+        A loss with ``pointwise`` is summed as scikit-learn's MLP sums it: the
+        (weighted) mean of each output's column, then the sum over outputs, so
+        that the same outputs give the same value to the last bit.
+        """
+        if type(self).pointwise is not Loss.pointwise:
+            P = self.pointwise(y, a)
+            if sample_weight is None:
+                return (np.add.reduce(P, axis=0) / P.shape[0]).sum()
+            weighted = np.multiply(P, sample_weight[:, np.newaxis]).sum(axis=0)
+            return (weighted / sample_weight.sum()).sum()
         per_sample = self.per_sample(y, a)
         if sample_weight is None:
             return per_sample.sum() / per_sample.shape[0]

@@ -658,7 +658,7 @@ def test_per_layer_activations_list_classifier():
 @pytest.mark.parametrize("activation", [("tanh",), ("tanh", "relu", "relu")])
 def test_activation_sequence_of_wrong_length_raises(activation):
     X, y = regression_data()
-    with pytest.raises(ValueError, match=r"activation has \d entries but there are 2 hidden"):
+    with pytest.raises(ValueError, match=r"activation has \d entr(y|ies) but there are 2 hidden"):
         FNNRegressor((4, 3), activation=activation, max_iter=2).fit(X, y)
 
 

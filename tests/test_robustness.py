@@ -112,7 +112,13 @@ class TwiceLogistic(Logistic):
 
 
 class SharpLogistic(Logistic):
-    """σ(3z): a Logistic subclass with values in (0, 1) but another function."""
+    """σ(3z): a Logistic subclass with values in (0, 1) but another function.
+
+    Redefining forward drops the inherited output_range; it still holds, so it
+    is declared again (docs/extending.md).
+    """
+
+    output_range = (0.0, 1.0)
 
     def forward(self, z):
         return expit(3 * z)
@@ -306,7 +312,8 @@ def test_optional_defaults_are_the_base_classes_defaults():
     # A plain object gets exactly what a subclass of the base class inherits.
     for name, default in skfnn_activations.OPTIONAL_ATTRIBUTES.items():
         assert skfnn_activations.optional(PlainTanh(), name) == default
-        if name not in ("name", "forward_into", "multiply_derivative"):
+        # vjp: the base class's method computes g ⊙ σ'(z), what the default None means.
+        if name not in ("name", "forward_into", "multiply_derivative", "vjp"):
             assert getattr(Activation, name) == default, name
     for name, default in skfnn_losses.OPTIONAL_ATTRIBUTES.items():
         assert skfnn_losses.optional(PlainSquaredError(), name) == default

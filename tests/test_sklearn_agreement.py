@@ -272,3 +272,37 @@ def test_blocked_optimizer_steps_match_sklearn_on_a_large_network(solver, nester
     assert sum(W.size + b.size for W, b in zip(ours.coefs_, ours.intercepts_)) > 2 * BLOCK
     for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+
+
+# ----------------------------------------------------------------------------
+# L-BFGS follows scikit-learn's iterations to convergence, bit for bit
+# ----------------------------------------------------------------------------
+def _lbfgs_problems():
+    from sklearn.datasets import make_classification, make_regression
+
+    X, y = make_regression(n_samples=300, n_features=8, noise=5, random_state=0)
+    Xc, yc = make_classification(n_samples=300, n_features=8, n_informative=5, n_classes=3,
+                                 random_state=0)
+    Xb, yb = make_classification(n_samples=300, n_features=8, random_state=1)
+    weights = {"sample_weight": np.linspace(0.5, 2.0, 300)}
+    return {
+        "regression": (FNNRegressor, MLPRegressor, X, y / y.std(), {}),
+        "regression-weighted": (FNNRegressor, MLPRegressor, X, y / y.std(), weights),
+        "binary": (FNNClassifier, MLPClassifier, Xb, yb, {}),
+        "multiclass": (FNNClassifier, MLPClassifier, Xc, yc, {}),
+    }
+
+
+@pytest.mark.parametrize("problem", list(_lbfgs_problems()))
+def test_lbfgs_is_bit_identical_to_scikit_learn_over_the_whole_run(problem):
+    """J is summed in scikit-learn's order (per-output means, per-layer L2 terms): the
+    line search then takes the same decisions at every one of hundreds of iterations."""
+    ours_cls, ref_cls, X_, y_, fit_kw = _lbfgs_problems()[problem]
+    params = dict(hidden_layer_sizes=(20,), solver="lbfgs", tol=1e-10, max_iter=1000,
+                  random_state=0)
+    ours = ours_cls(**params).fit(X_, y_, **fit_kw)
+    ref = ref_cls(**params).fit(X_, y_, **fit_kw)
+    assert ours.n_iter_ == ref.n_iter_ > 300  # a long run, converged, not max_iter
+    assert ours.loss_ == ref.loss_
+    for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
+        np.testing.assert_array_equal(a, b)
