@@ -257,9 +257,11 @@ def out_of_core(n_samples, chunk, repeats, n_features=50):
         def in_memory():
             make().set_params(max_iter=1).fit(np.array(X), y)  # the data loaded, one epoch
 
-        Xd = client.persist(da.from_array(np.asarray(X), chunks=(chunk, -1)))
-        yd = client.persist(da.from_array(y, chunks=chunk))
-        distributed.wait([Xd, yd])  # the upload's buffers are not the loops' memory
+        with warnings.catch_warnings(), client.as_current():
+            warnings.simplefilter("ignore", UserWarning)  # "Sending large graph": once
+            Xd = client.persist(da.from_array(np.asarray(X), chunks=(chunk, -1)))
+            yd = client.persist(da.from_array(y, chunks=chunk))
+            distributed.wait([Xd, yd])  # the upload's buffers are not the loops' memory
 
         def incremental():
             Incremental(make(), shuffle_blocks=False).fit(Xd, yd, classes=classes)
@@ -282,6 +284,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="smaller data, 2 repeats")
+    parser.add_argument("--tables", nargs="+", choices=["search", "lbfgs", "out-of-core"],
+                        default=["search", "lbfgs", "out-of-core"])
     args = parser.parse_args(argv)
     repeats = 2 if args.quick else args.repeats
     scale = 0.1 if args.quick else 1.0
@@ -289,28 +293,37 @@ def main(argv=None):
           f"medians of {repeats} runs; load average at the start "
           f"{os.getloadavg()[0]:.1f}\n")
 
-    rows, what = search_times(int(3000 * scale) or 300, repeats)
+    if "search" in args.tables:
+        print_search(*search_times(int(3000 * scale) or 300, repeats))
+    for n in (20_000, 400_000) if "lbfgs" in args.tables else ():
+        print_lbfgs(*lbfgs_times(int(n * scale), repeats))
+    if "out-of-core" in args.tables:
+        print_out_of_core(*out_of_core(int(400_000 * scale), int(20_000 * scale), repeats))
+    print(f"\nLoad average at the end: {os.getloadavg()[0]:.1f}")
+
+
+def print_search(rows, what):
     print(f"## One search ({what})\n\n| run | seconds | × sequential |\n|---|---|---|")
     base = rows["sequential (n_jobs=1)"]
     for name, seconds in rows.items():
         print(f"| {name} | {seconds:.2f} | {base / seconds:.2f} |")
 
-    for n in (20_000, 400_000):
-        rows, what = lbfgs_times(int(n * scale), repeats)
-        print(f"\n## L-BFGS ({what})\n\n| data on | s / evaluation | s / iteration | "
-              "× in memory | set-up per fit (s) |\n|---|---|---|---|---|")
-        base = rows["in memory"][1]
-        for name, (per_eval, per_it, setup) in rows.items():
-            print(f"| {name} | {per_eval:.4f} | {per_it:.4f} | {base / per_it:.2f} | "
-                  f"{setup:.2f} |")
 
-    results, what, n_rows = out_of_core(int(400_000 * scale), int(20_000 * scale), repeats)
+def print_lbfgs(rows, what):
+    print(f"\n## L-BFGS ({what})\n\n| data on | s / evaluation | s / iteration | "
+          "× in memory | set-up per fit (s) |\n|---|---|---|---|---|")
+    base = rows["in memory"][1]
+    for name, (per_eval, per_it, setup) in rows.items():
+        print(f"| {name} | {per_eval:.4f} | {per_it:.4f} | {base / per_it:.2f} | "
+              f"{setup:.2f} |")
+
+
+def print_out_of_core(results, what, n_rows):
     print(f"\n## Out-of-core training ({what})\n\n| run | rows / s | peak traced memory "
           "(MiB) |\n|---|---|---|")
     for name, (seconds, peak) in results.items():
         peak = "—" if peak is None else f"{peak / 2**20:.1f}"
         print(f"| {name} | {n_rows / seconds:,.0f} | {peak} |")
-    print(f"\nLoad average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
