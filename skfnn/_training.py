@@ -256,8 +256,17 @@ def split_validation(X, Y, sample_weight, *, fraction, stratify, random_state):
     split is stratified by Y when ``stratify`` is True.
     """
     arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
-    parts = train_test_split(*arrays, random_state=random_state, test_size=fraction,
-                             stratify=Y if stratify else None)
+    advice = ("Give more samples, another validation_fraction, or a validation set of "
+              "your own (fit(..., X_val=, y_val=)).")
+    try:
+        parts = train_test_split(*arrays, random_state=random_state, test_size=fraction,
+                                 stratify=Y if stratify else None)
+    except ValueError as exc:  # scikit-learn's words name its own parameters
+        raise ValueError(
+            f"early_stopping=True could not hold out validation_fraction={fraction} of the "
+            f"{X.shape[0]} samples{' stratified by class' if stratify else ''}: {exc} "
+            f"{advice}"
+        ) from exc
     X_train, X_val, Y_train, Y_val = parts[:4]
     sw_train, sw_val = parts[4:] if sample_weight is not None else (None, None)
     if X_val.shape[0] < 2:
@@ -265,4 +274,10 @@ def split_validation(X, Y, sample_weight, *, fraction, stratify, random_state):
             "The validation set is too small. Increase 'validation_fraction' or "
             "the size of your dataset."
         )
+    for part, weights in (("training", sw_train), ("validation", sw_val)):
+        if weights is not None and not weights.sum() > 0:
+            raise ValueError(
+                f"early_stopping=True held out rows whose sample_weight leaves the {part} "
+                f"part with a total weight of 0. {advice}"
+            )
     return (X_train, Y_train, sw_train), (X_val, Y_val, sw_val)

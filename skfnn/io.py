@@ -118,15 +118,18 @@ def _read(file):
         return f.read()
 
 
+def _corrupted(exc):
+    """The error for a file that the zip format or skops' schema finds damaged."""
+    return ValueError("This is not a complete skops file (truncated or corrupted): "
+                      f"{type(exc).__name__}: {exc}")
+
+
 def _named_types(data):
     """Every type the file names that skops does not trust by itself."""
     try:
         return _skops().get_untrusted_types(data=data)
     except (zipfile.BadZipFile, KeyError, ValueError, EOFError, NotImplementedError) as exc:
-        raise ValueError(
-            "This is not a complete skops file (truncated or corrupted): "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
+        raise _corrupted(exc) from exc
 
 
 def untrusted_types(data, trusted=()):
@@ -181,10 +184,7 @@ def loads(data, *, trusted=()):
     try:
         return _skops().loads(data, trusted=named)
     except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:  # bit flips
-        raise ValueError(
-            "This is not a complete skops file (truncated or corrupted): "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
+        raise _corrupted(exc) from exc
 
 
 def load(file, *, trusted=()):

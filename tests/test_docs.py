@@ -15,10 +15,15 @@ from pathlib import Path
 
 import pytest
 
+from skfnn._sklearn_compat import HAS_CALLBACKS
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 DERIVATION = DOCS / "derivation.md"
-DOCTEST_FILES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+# docs/monitoring.md is about scikit-learn's callback API: it runs where that API exists
+# (scikit-learn >= 1.9); with an older one set_callbacks raises, tested in test_callbacks.
+DOCTEST_FILES = [ROOT / "README.md", *sorted(p for p in DOCS.glob("*.md")
+                                              if HAS_CALLBACKS or p.name != "monitoring.md")]
 
 # A backticked span that is exactly a dotted path starting with "skfnn.".
 DOTTED = re.compile(r"`(skfnn(?:\.\w+)+)`")

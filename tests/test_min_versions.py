@@ -86,3 +86,21 @@ def test_ci_installs_the_minimum_versions_as_constraints():
         re.search(r"\bpip install\b.*--constraint\s+\S*\.ci/min-versions\.txt", command)
         for command in commands
     ), "no `pip install --constraint .../.ci/min-versions.txt` line in .ci/run"
+
+
+MIN_EXTRAS = ROOT / ".ci" / "min-extras.txt"
+# The extras whose floors the minimum-versions run pins (the others have none).
+PINNED_EXTRAS = ("onnx", "io", "dask")
+
+
+def test_the_pinned_extras_are_the_extras_lower_bounds():
+    """The minimum-versions run installs the extras at their own floors too (the
+    newest onnx needs a newer ml_dtypes than numpy 1.23 allows)."""
+    extras = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"][
+        "optional-dependencies"]
+    lines = [r.replace(" ", "") for name in PINNED_EXTRAS for r in extras[name]]
+    text = MIN_EXTRAS.read_text(encoding="utf-8")
+    pins = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    assert _parse([p for p in pins if p], PIN, ".ci/min-extras.txt") == _parse(
+        lines, LOWER_BOUND, "pyproject.toml extras")
+    assert "--constraint \"$repo_root/.ci/min-extras.txt\"" in CI_RUN.read_text(encoding="utf-8")

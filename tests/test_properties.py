@@ -55,11 +55,8 @@ KNOWN_PROBLEMS = [
     r"softmax",                                              # softmax misplaced
     r"not probabilities|output_range",                       # classifier outputs
     r"validation set is too small",                          # early stopping
-    # Early stopping on too little data, in scikit-learn's words (its MLP says the same):
-    r"train set will be empty",                              # one sample
-    r"least populated classes in y have only 1 member",      # a class seen once
-    r"test_size = \d+ should be greater or equal to the number of classes",
-    r"Sample weights must contain at least one non-zero",    # a held-out part weighs 0
+    r"could not hold out validation_fraction",               # too little data to split
+    r"total weight of 0",                                    # a held-out part weighs 0
     r"diverged",                                             # divergence guard
     r"returned .* from (forward|derivative|gradient|delta|__call__)",  # custom objects
     r"returned non-finite values .* from",
