@@ -19,7 +19,7 @@ from sklearn.metrics import check_scoring
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from . import _engine, _hooks, _training
+from . import _dask, _engine, _hooks, _training
 from ._network import INITIALIZERS, Network
 from ._sklearn_compat import (
     HAS_CALLBACKS,
@@ -291,6 +291,8 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None,
              validation=None):
+        if _dask.is_dask_collection(X):  # the rows live on a cluster: skfnn/_dask.py
+            return _dask.fit(self, X, y, sample_weight, incremental, validation)
         context = self._callback_root(incremental)
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         if context is not None:
@@ -310,14 +312,11 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
     def _train(self, X, Y, sample_weight, net, theta, random_state, incremental, bridge,
                validation=None):
         """Run the solver's training loop with this fit's hooks."""
-        self.n_iter_ = 0
         if self.solver not in _STOCHASTIC_SOLVERS:
-            run = _training.Run(self, net, theta, X, Y, sample_weight,
-                                max_iter=self.max_iter, samples_per_epoch=0)
-            hooks = self._hooks(run, validation, 1, incremental, bridge)
-            with blas_threads_for(X.shape[0], net.layer_units):
-                _training.fit_lbfgs(run, hooks, max_fun=self.max_fun, tol=self.tol)
-            return
+            return self._train_lbfgs(_training.Run(self, net, theta, X, Y, sample_weight,
+                                                   max_iter=self.max_iter, samples_per_epoch=0),
+                                     bridge, validation)
+        self.n_iter_ = 0
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         if not incremental or not hasattr(self, "_optimizer"):
@@ -337,6 +336,14 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         with blas_threads_for(batch_size, net.layer_units):
             _training.fit_stochastic(run, hooks, batch_size=batch_size, shuffle=self.shuffle,
                                      random_state=random_state)
+
+    def _train_lbfgs(self, run, bridge=None, validation=None, objective=None):
+        """L-BFGS with this fit's hooks; ``objective``: another source of (J, ∇J) (Dask)."""
+        self.n_iter_ = 0
+        hooks = self._hooks(run, validation, 1, False, bridge)
+        with blas_threads_for(run.X.shape[0], run.net.layer_units):
+            _training.fit_lbfgs(run, hooks, max_fun=self.max_fun, tol=self.tol,
+                                objective=objective)
 
     def _hooks(self, run, validation, n_batches, incremental, bridge):
         """The rules of this fit, in the order they see each epoch."""

@@ -177,27 +177,24 @@ def _epoch(run, sample_idx, grad, workspace, nets, random_state):
     return accumulated_loss / n_samples
 
 
-def fit_lbfgs(run, hooks, *, max_fun, tol):
+def fit_lbfgs(run, hooks, *, max_fun, tol, objective=None):
     """scipy's L-BFGS-B on θ, with ``run.max_iter`` iterations and ``max_fun`` evaluations.
 
     scipy works in float64; the objective is evaluated in θ's own dtype. A
     hook's stop ends the minimisation after that iteration (scipy's
     ``StopIteration`` protocol); Ctrl-C keeps the last completed iterate.
+    ``objective(x) -> (J, ∇J in float64)``, which writes x into θ, replaces
+    the in-memory one over ``run.X`` (skfnn/_dask.py sums it on a cluster).
     """
     theta = run.theta
-    grad = np.empty_like(theta)
-    workspace = _engine.Workspace(run.net, run.X.shape[0], theta.dtype, theta, grad)
-    X, Y, sample_weight = run.X, run.Y.astype(theta.dtype, copy=False), run.sample_weight
-    nets = _first_checked(run.net)
+    evaluate = objective or _in_memory_objective(run)
     iterate = theta.astype(np.float64)  # the last completed iterate
 
     def fun(x):
-        theta[...] = x
-        J, g = _engine.loss_and_gradient(next(nets), theta, X, Y, sample_weight, grad,
-                                         workspace)
+        J, g = evaluate(x)
         if run.reference_loss is None:
             run.reference_loss = J
-        return J, g.astype(np.float64)
+        return J, g
 
     def end_of_iteration(intermediate_result):
         nonlocal iterate
@@ -222,6 +219,22 @@ def fit_lbfgs(run, hooks, *, max_fun, tol):
         theta[...] = iterate
         run.stop = "interrupted"
     call(hooks, "end", run)
+
+
+def _in_memory_objective(run):
+    """``fun(x) -> (J, ∇J)`` over the run's data: θ = x, evaluated in θ's dtype."""
+    theta = run.theta
+    grad = np.empty_like(theta)
+    workspace = _engine.Workspace(run.net, run.X.shape[0], theta.dtype, theta, grad)
+    X, Y, sample_weight = run.X, run.Y.astype(theta.dtype, copy=False), run.sample_weight
+    nets = _first_checked(run.net)
+
+    def fun(x):
+        theta[...] = x
+        J, g = _engine.loss_and_gradient(next(nets), theta, X, Y, sample_weight, grad,
+                                         workspace)
+        return J, g.astype(np.float64)
+    return fun
 
 
 def batch_size(spec, n_samples, warn=True):

@@ -90,7 +90,7 @@ def test_ci_installs_the_minimum_versions_as_constraints():
 
 MIN_EXTRAS = ROOT / ".ci" / "min-extras.txt"
 # The extras whose floors the minimum-versions run pins (the others have none).
-PINNED_EXTRAS = ("onnx", "io")
+PINNED_EXTRAS = ("onnx", "io", "dask")
 
 
 def test_the_pinned_extras_are_the_extras_lower_bounds():
