@@ -37,6 +37,8 @@ import threading
 
 import numpy as np
 
+from . import _engine
+
 _INSTALL = 'pip install "skfnn[dask]"'
 #: Rows of X brought to the client: validation stand-in and divergence check.
 HEAD_ROWS = 256
@@ -465,7 +467,8 @@ class DistributedObjective:
         # J = Σ s ℓ / Σ s + α/(2 Σ s) ‖W‖² and ∇J = (Σ ∂(sℓ)/∂θ + α W) / Σ s, as the engine
         # (s: the weights with the class weights folded in, summed over the blocks):
         W = theta[self.layout.coefs]
-        J = J / sw_sum + 0.5 * self.alpha * float(np.dot(W, W)) / sw_sum
+        norm = _engine.squared_norm(self.layout.weight_vectors(theta))  # as the engine sums it
+        J = J / sw_sum + (0.5 * self.alpha) * float(norm) / sw_sum
         grad[self.layout.coefs] += self.alpha * W
         grad /= sw_sum
         return J, grad.astype(np.float64)
