@@ -1,5 +1,6 @@
 """skfnn: scikit-learn-native feed-forward neural networks on a numpy δ-backprop engine."""
 
+from ._array_api import array_namespace
 from ._classifier import FNNClassifier
 from ._regressor import FNNRegressor
 from .activations import Activation
@@ -17,6 +18,7 @@ __all__ = [
     "Loss",
     "TrainingCurveDisplay",
     "__version__",
+    "array_namespace",
     "check_activation",
     "check_gradients",
     "check_loss",

@@ -1,4 +1,4 @@
-"""The numpy engine: forward propagation and δ-backpropagation.
+"""The engine: forward propagation and δ-backpropagation.
 
 Pure functions, no state, no validation (the estimator validates). Samples are
 rows, so the derivation's column-vector equations appear in their batched,
@@ -20,6 +20,12 @@ weights give the same floating-point gradient.
 The network itself (layout, activations, loss, α) arrives as one value,
 :class:`skfnn._network.Network`; the functions read its fields and keep nothing.
 
+The arrays may be numpy's or those of any array-API library (PyTorch, CuPy,
+array-api-strict; see :mod:`skfnn._array_api`): the network's namespace
+``net.xp`` is numpy itself for numpy data, and the numpy path keeps its
+in-place ``out=`` fast paths, which the workspace's buffers feed; in other
+namespaces the workspace holds no buffers and every ``out`` is None.
+
 All parameters live in one contiguous vector θ = [vec W^1, ..., vec W^L, b^1,
 ..., b^L] (scikit-learn's packing order); :class:`Layout` hands out per-layer
 views into θ and into the gradient vector, so an optimizer step is a few vector
@@ -29,6 +35,8 @@ operations and L-BFGS sees the same vector.
 import copy
 
 import numpy as np
+
+from ._array_api import array_namespace, dot, empty, rows, ufuncs
 
 __all__ = [
     "BLOCK",
@@ -43,6 +51,8 @@ __all__ = [
     "objective",
     "objective_at",
     "predict",
+    "scratch_block",
+    "total_weight",
 ]
 
 
@@ -54,9 +64,13 @@ BLOCK = 2**14
 
 
 def blocks(*vectors):
-    """Yield aligned slices of at most :data:`BLOCK` elements of equal-length vectors."""
-    n = vectors[0].size
-    if n <= BLOCK:
+    """Yield aligned slices of at most :data:`BLOCK` elements of equal-length vectors.
+
+    numpy only: other namespaces take each operation on the whole vectors at
+    once (one kernel each, on a GPU), so they get a single block.
+    """
+    n = vectors[0].shape[0]
+    if n <= BLOCK or not isinstance(vectors[0], np.ndarray):
         yield vectors
         return
     for start in range(0, n, BLOCK):
@@ -90,8 +104,9 @@ class Layout:
 
     def unpack(self, theta):
         """Return the views ``(Ws, bs)`` of θ, with W^l of shape (n_{l-1}, n_l)."""
-        L, e = self.n_layers, self.bounds
-        Ws = [theta[e[l] : e[l + 1]].reshape(shape) for l, shape in enumerate(self.coef_shapes)]
+        L, e, xp = self.n_layers, self.bounds, array_namespace(theta)
+        Ws = [xp.reshape(theta[e[l] : e[l + 1]], shape)
+              for l, shape in enumerate(self.coef_shapes)]
         bs = [theta[e[L + l] : e[L + l + 1]] for l in range(L)]
         return Ws, bs
 
@@ -119,25 +134,31 @@ class Workspace:
     with large ones, for every array of every batch. Given the θ and gradient
     vectors of a training run, it also keeps their per-layer views, so that
     they are not rebuilt for every batch.
+
+    Only a numpy network's workspace has buffers (every one None otherwise):
+    the array API has no ``out=``, and a GPU library's caching allocator makes
+    a fresh array cheap.
     """
 
     def __init__(self, net, n_samples, dtype, theta=None, grad=None):
         self.n_samples = n_samples
         shapes = [(n_samples, n) for n in net.layout.layer_units[1:]]
-        self.Zs = [None] + [np.empty(shape, dtype) for shape in shapes]
+
+        def buffer(shape):
+            return np.empty(shape, dtype) if net.xp is np else None
+
+        self.Zs = [None] + [buffer(shape) for shape in shapes]
         # A hidden layer whose σ' reads only a computes A^l into Z^l's storage.
-        self.As = [None] + [Z if same else np.empty(Z.shape, dtype)
-                            for Z, same in zip(self.Zs[1:], net.in_place)]
-        self.Deltas = [None] + [np.empty(shape, dtype) for shape in shapes[:-1]]
+        self.As = [None] + [Z if same else buffer(shape)
+                            for Z, shape, same in zip(self.Zs[1:], shapes, net.in_place)]
+        self.Deltas = [None] + [buffer(shape) for shape in shapes[:-1]]
         # Dropout: the masks M^l and the masked activations Ã^l = A^l ⊙ M^l of the
         # hidden layers that drop units (none without dropout).
         rates = [*getattr(net, "dropout", ()), 0.0][: len(shapes)]
-        self.Masks = [None] + [np.empty(shape, dtype) if p else None
-                               for shape, p in zip(shapes, rates)]
-        self.Drops = [None] + [np.empty(shape, dtype) if p else None
-                               for shape, p in zip(shapes, rates)]
+        self.Masks = [None] + [buffer(shape) if p else None for shape, p in zip(shapes, rates)]
+        self.Drops = [None] + [buffer(shape) if p else None for shape, p in zip(shapes, rates)]
         # One block for the α W term and the optimizer's step.
-        self.scratch = np.empty(min(net.layout.size, BLOCK), dtype)
+        self.scratch = buffer(min(net.layout.size, BLOCK))
         self.theta, self.grad = theta, grad
         if theta is not None:
             self.views = (*net.layout.unpack(theta), *net.layout.unpack(grad))
@@ -161,6 +182,11 @@ class Workspace:
         return (*layout.unpack(theta), *layout.unpack(grad))
 
 
+def scratch_block(scratch, n):
+    """The first n elements of a workspace's scratch block (None without one)."""
+    return None if scratch is None else scratch[:n]
+
+
 def _matmul(A, B, out):
     """A @ B, written into ``out`` when there is one (A may be sparse)."""
     if out is None:
@@ -168,6 +194,14 @@ def _matmul(A, B, out):
     if isinstance(A, np.ndarray):
         return np.matmul(A, B, out=out)
     out[...] = A @ B
+    return out
+
+
+def _sum_rows(Delta, out):
+    """Σ_rows Δ, written into ``out``."""
+    if isinstance(Delta, np.ndarray):
+        return np.add.reduce(Delta, axis=0, out=out)
+    out[...] = array_namespace(Delta).sum(Delta, axis=0)
     return out
 
 
@@ -200,7 +234,7 @@ def forward(net, X, Ws, bs, workspace=None, masks=None):
     1 / (1 − p_l)) the masked Ã^l = A^l ⊙ M^l. Without masks ``inputs`` is
     ``As``, the same list.
     """
-    ws = workspace
+    ws, u = workspace, ufuncs(net.xp)
     Zs, As = [None], [X]
     inputs = As if masks is None else [X]
     for l, (W, b) in enumerate(zip(Ws, bs), start=1):
@@ -210,7 +244,7 @@ def forward(net, X, Ws, bs, workspace=None, masks=None):
         As.append(_activate(net, l, Z, ws and ws.As[l]))  # A^l = σ_l(Z^l)
         if masks is not None:
             inputs.append(As[l] if masks[l] is None else  # Ã^l = A^l ⊙ M^l
-                          np.multiply(As[l], masks[l], out=ws and ws.Drops[l]))
+                          u.multiply(As[l], masks[l], out=ws and ws.Drops[l]))
     return Zs, As, inputs
 
 
@@ -238,11 +272,11 @@ def predict(net, X, Ws, bs, chunk_size=None):
     if n <= chunk_size:
         Z = logits(net, X, Ws, bs)
         return _activate(net, L, Z, Z)
-    out = np.empty((n, Ws[-1].shape[1]), dtype=np.result_type(X.dtype, Ws[-1]))
+    out = empty((n, Ws[-1].shape[1]), net.xp.result_type(X.dtype, Ws[-1].dtype), Ws[-1])
     for start in range(0, n, chunk_size):
-        rows = slice(start, start + chunk_size)
-        Z = logits(net, X[rows], Ws, bs)
-        out[rows] = _activate(net, L, Z, Z)
+        chunk = slice(start, start + chunk_size)
+        Z = logits(net, rows(X, chunk), Ws, bs)
+        out[chunk, ...] = _activate(net, L, Z, Z)
     return out
 
 
@@ -250,7 +284,7 @@ def output_delta(net, Y, Zs, As, sample_weight):
     """Δ^L = s ⊙ δ^L, δ^L = ∂ℓ/∂Z^L as the loss defines it (a − y for canonical pairs)."""
     Delta = net.loss.delta(Y, Zs[-1], As[-1], net.output)
     if sample_weight is not None:
-        Delta *= sample_weight[:, np.newaxis]
+        Delta *= sample_weight[:, None]
     return Delta
 
 
@@ -267,7 +301,7 @@ def backward(net, Y, Ws, Zs, As, sample_weight, gWs, gbs, workspace=None, inputs
     for l in range(len(Ws), 0, -1):
         i = l - 1  # python index of layer l
         _matmul(inputs[l - 1].T, Delta, gWs[i])  # (Ã^{l-1})ᵀ Δ^l
-        np.add.reduce(Delta, axis=0, out=gbs[i])  # Σ_rows Δ^l
+        _sum_rows(Delta, gbs[i])  # Σ_rows Δ^l
         if l > 1:
             # Δ^{l-1} = (Δ^l (W^l)ᵀ) ⊙ M^{l-1} ⊙ σ'_{l-1}(Z^{l-1})  (no M without dropout)
             Delta = _matmul(Delta, Ws[i].T, workspace and workspace.Deltas[l - 1])
@@ -283,7 +317,7 @@ def squared_norm(W_vectors):
     """
     total = 0
     for w in W_vectors:
-        total += np.dot(w, w)
+        total += dot(w, w)
     return total
 
 
@@ -295,7 +329,15 @@ def objective(net, Y, A_L, W_vectors, sw_sum, sample_weight):
     differing rounding would send the two libraries down different paths.
     """
     data_term = float(net.loss(Y, A_L, sample_weight))
-    return data_term + (0.5 * net.alpha) * squared_norm(W_vectors) / sw_sum
+    J = data_term + (0.5 * net.alpha) * squared_norm(W_vectors) / sw_sum
+    return J if net.xp is np else float(J)  # numpy: its scalar, in θ's precision
+
+
+def total_weight(X, sample_weight):
+    """Σ s: the number of rows without weights."""
+    if sample_weight is None:
+        return X.shape[0]
+    return array_namespace(sample_weight).sum(sample_weight)
 
 
 def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace=None,
@@ -327,14 +369,14 @@ def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace
     J : float
     grad : ndarray of shape (net.layout.size,)
     """
-    layout = net.layout
+    layout, u = net.layout, ufuncs(net.xp)
     if grad is None:
-        grad = np.empty_like(theta)
+        grad = net.xp.empty_like(theta)
     if workspace is None:
         workspace = Workspace(net, X.shape[0], theta.dtype)
     Ws, bs, gWs, gbs = workspace.views_of(theta, grad, layout)
     W_flat, gW_flat = theta[layout.coefs], grad[layout.coefs]
-    sw_sum = X.shape[0] if sample_weight is None else sample_weight.sum()
+    sw_sum = total_weight(X, sample_weight)
     Zs, As, inputs = forward(net, X, Ws, bs, workspace, masks)
     bound = theta is workspace.theta
     W_vectors = workspace.W_vectors if bound else layout.weight_vectors(theta)
@@ -343,7 +385,7 @@ def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace
     # ∂J/∂W^l = ((A^{l-1})ᵀ Δ^l + α W^l) / Σ s and ∂J/∂b^l = Σ_rows Δ^l / Σ s:
     if net.alpha:
         for gW, W in blocks(gW_flat, W_flat):
-            gW += np.multiply(W, net.alpha, out=workspace.scratch[: W.size])
+            gW += u.multiply(W, net.alpha, out=scratch_block(workspace.scratch, W.shape[0]))
     grad /= sw_sum
     return J, grad
 
@@ -351,7 +393,7 @@ def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace
 def objective_at(net, theta, X, Y, sample_weight=None, masks=None):
     """Return J alone at θ (a forward pass, no backpropagation), with ``Zs`` and ``As``."""
     Ws, bs = net.layout.unpack(theta)
-    sw_sum = X.shape[0] if sample_weight is None else sample_weight.sum()
+    sw_sum = total_weight(X, sample_weight)
     Zs, As, _ = forward(net, X, Ws, bs, masks=masks)
     W_vectors = net.layout.weight_vectors(theta)
     return objective(net, Y, As[-1], W_vectors, sw_sum, sample_weight), Zs, As

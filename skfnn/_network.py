@@ -14,10 +14,12 @@ training loop runs its first step through it, so a broadcastable wrong shape
 is an error, never a wrong gradient, and the following steps run unchecked.
 """
 
+import importlib
 import numbers
 
 import numpy as np
 
+from . import _array_api
 from . import activations as _activations
 from . import losses as _losses
 from ._engine import Layout, init_params
@@ -47,13 +49,18 @@ class Network:
     init : str or callable, default="glorot_uniform"
         The weight initialisation (see :data:`INITIALIZERS`), or a callable
         ``init(fan_in, fan_out, random_state, dtype) -> W``.
+    xp : module, default=numpy
+        The array namespace of the data and θ (:func:`skfnn._array_api.fit_namespace`).
+    device : object, default=None
+        Their device in ``xp`` (None for numpy).
 
     Attributes
     ----------
     layout : Layout
         Where each W^l, b^l sits in θ.
     forward_into, multiply_derivative : tuple
-        Each layer's fast path, or None where the activation offers none.
+        Each layer's fast path, or None where the activation offers none (and
+        everywhere outside numpy: the fast paths write with numpy's ``out=``).
     in_place : tuple of bool
         Whether hidden layer l may compute A^l over Z^l (its σ' reads only a).
     kinks : tuple of tuple
@@ -61,8 +68,9 @@ class Network:
     """
 
     def __init__(self, layer_units, sigmas, loss, alpha=0.0, init_factors=None, dropout=None,
-                 init="glorot_uniform"):
+                 init="glorot_uniform", xp=np, device=None):
         self.layout = Layout(layer_units)
+        self.xp, self.device = xp, device
         self.sigmas = tuple(sigmas)
         self.loss = loss
         self.alpha = float(alpha)
@@ -71,8 +79,10 @@ class Network:
         opt = _activations.optional
         self.init_factors = tuple(init_factors if init_factors is not None
                                   else (opt(s, "init_factor") for s in self.sigmas))
-        self.forward_into = tuple(opt(s, "forward_into") for s in self.sigmas)
-        self.multiply_derivative = tuple(opt(s, "multiply_derivative") for s in self.sigmas)
+        fast = xp is np
+        self.forward_into = tuple(opt(s, "forward_into") if fast else None for s in self.sigmas)
+        self.multiply_derivative = tuple(opt(s, "multiply_derivative") if fast else None
+                                         for s in self.sigmas)
         L = len(self.sigmas)
         self.in_place = tuple(l < L - 1 and bool(opt(s, "derivative_from_a"))
                               and self.forward_into[l] is not None
@@ -98,16 +108,30 @@ class Network:
 
         ``"glorot_uniform"`` is scikit-learn's scheme, draws included
         (:func:`skfnn._engine.init_params`); every other scheme draws W^1,
-        W^2, ... in that order and starts the biases at 0.
+        W^2, ... in that order and starts the biases at 0. The draws are numpy's
+        whatever the namespace (then moved to the device), so that a seed gives
+        the same initial network everywhere.
         """
+        host_dtype = _numpy_dtype(dtype)
         if self.init == "glorot_uniform":
-            return init_params(self.layout, self.init_factors, random_state, dtype)
-        draw = INITIALIZERS.get(self.init, self.init)
-        Ws = [_checked_init(draw(fan_in, fan_out, random_state, dtype), (fan_in, fan_out),
-                            self.init)
-              for fan_in, fan_out in self.layout.coef_shapes]
-        bs = [np.zeros(n, dtype) for n in self.layer_units[1:]]
-        return self.layout.pack(Ws, bs, out=np.empty(self.layout.size, dtype=dtype))
+            theta = init_params(self.layout, self.init_factors, random_state, host_dtype)
+        else:
+            draw = INITIALIZERS.get(self.init, self.init)
+            Ws = [_checked_init(draw(fan_in, fan_out, random_state, host_dtype),
+                                (fan_in, fan_out), self.init)
+                  for fan_in, fan_out in self.layout.coef_shapes]
+            bs = [np.zeros(n, host_dtype) for n in self.layer_units[1:]]
+            theta = self.layout.pack(Ws, bs, out=np.empty(self.layout.size, dtype=host_dtype))
+        return self.on_device(theta)
+
+    def on_device(self, host_array, dtype=None):
+        """A numpy array in this network's namespace, on its device (in ``dtype``).
+
+        numpy's array is returned as it is (an assignment into θ casts it).
+        """
+        if self.xp is np:
+            return host_array
+        return self.xp.asarray(host_array, dtype=dtype, device=self.device)
 
     def draw_masks(self, random_state, n_samples, dtype, workspace=None):
         """The dropout masks of one batch: ``[None, M^1, ..., M^{L-1}, None]``.
@@ -115,7 +139,8 @@ class Network:
         M^l = [u ≥ p_l] / (1 − p_l) with u ~ U[0, 1) drawn from
         ``random_state`` for each row and unit, hidden layer 1 first (none
         for a layer with p_l = 0): inverted dropout, so that the expected
-        Ã^l = A^l ⊙ M^l is A^l and prediction needs no rescaling.
+        Ã^l = A^l ⊙ M^l is A^l and prediction needs no rescaling. The draws
+        are numpy's in every namespace; the masks are moved to the device.
         """
         masks = [None]
         for l, p in enumerate(self.dropout, start=1):
@@ -124,16 +149,27 @@ class Network:
                 continue
             shape = (n_samples, self.layer_units[l])
             keep = random_state.random_sample(shape) >= p
+            if self.xp is not np:
+                masks.append(self.xp.astype(self.on_device(keep), dtype) * (1.0 / (1.0 - p)))
+                continue
             out = np.empty(shape, dtype) if workspace is None else workspace.Masks[l]
             masks.append(np.multiply(keep, 1.0 / (1.0 - p), out=out))
         masks.append(None)
         return masks
 
+    def __getstate__(self):
+        # A module is not data: the namespace travels by name (numpy, array-api-compat's
+        # torch, ...) and is imported again on the other side.
+        return {**vars(self), "xp": self.xp.__name__}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state, xp=importlib.import_module(state["xp"]))
+
     def replace(self, **changes):
         """A copy with some constructor arguments changed (``alpha=...``)."""
         params = dict(layer_units=self.layer_units, sigmas=self.sigmas, loss=self.loss,
                       alpha=self.alpha, init_factors=self.init_factors, dropout=self.dropout,
-                      init=self.init)
+                      init=self.init, xp=self.xp, device=self.device)
         params.update(changes)
         return Network(**params)
 
@@ -155,6 +191,14 @@ class Network:
     def __repr__(self):
         return (f"Network(layer_units={list(self.layer_units)}, sigmas={list(self.sigmas)}, "
                 f"loss={self.loss!r}, alpha={self.alpha})")
+
+
+def _numpy_dtype(dtype):
+    """The numpy twin of a float dtype of any namespace (draws are made in numpy)."""
+    try:
+        return np.dtype(dtype)
+    except TypeError:  # torch.float32, ...: the same name
+        return np.dtype(str(dtype).rsplit(".", 1)[-1])
 
 
 def _glorot_normal(fan_in, fan_out, random_state, dtype):
@@ -223,28 +267,53 @@ def _builtin(obj, registry):
 # ----------------------------------------------------------------------------
 # Contract checks for user-supplied activations and losses
 # ----------------------------------------------------------------------------
+def _in_namespace(like, owner, call, method, *args):
+    """``method(*args)``, in the namespace of ``like``: outside numpy, a failure or a
+    result of another namespace is explained (an object written with numpy calls is
+    numpy-only)."""
+    xp = _array_api.array_namespace(like)
+    if xp is np:
+        return method(*args)
+    try:
+        result = method(*args)
+    except Exception as exc:
+        raise TypeError(_numpy_only(owner, call, xp, f"raised {type(exc).__name__} ({exc})")
+                        ) from exc
+    if _array_api.is_array(result) and _array_api.array_namespace(result) is not xp:
+        raise TypeError(_numpy_only(owner, call, xp, f"returned a {type(result).__module__}."
+                                                     f"{type(result).__name__}"))
+    return result
+
+
+def _numpy_only(owner, call, xp, what):
+    return (f"{owner} {what} from {call} on {_array_api.name(xp)} arrays. Under "
+            "scikit-learn's array_api_dispatch=True the network trains in the namespace of X: "
+            "write it with the functions of its inputs' namespace (xp = "
+            "skfnn.array_namespace(z), then xp.exp(z), xp.where(...), ...) instead of "
+            "numpy's, or fit numpy arrays (see docs/array_api.md).")
+
+
 def _expect_array(result, shape, owner, call, inputs):
     """Raise ValueError unless ``result`` is a finite real array of ``shape``."""
     array = np.asarray(result) if not hasattr(result, "shape") else result
-    got = getattr(array, "shape", ())
-    if got != shape:
+    got = tuple(getattr(array, "shape", ()))
+    if got != tuple(shape):
         raise ValueError(
             f"{owner} returned an array of shape {got} from {call} for {inputs} of shape "
-            f"{shape}; it must return an array of shape {shape} (numpy would broadcast "
-            "the wrong shape silently and train on a wrong gradient)."
+            f"{tuple(shape)}; it must return an array of shape {tuple(shape)} (numpy would "
+            "broadcast the wrong shape silently and train on a wrong gradient)."
         )
     _expect_finite_real(array, owner, call)
     return result
 
 
 def _expect_finite_real(array, owner, call):
-    kind = np.asarray(array).dtype.kind
-    if kind not in "biuf":
+    if not _array_api.is_real(array):
         raise ValueError(
-            f"{owner} returned values of dtype {np.asarray(array).dtype} from {call}; it "
+            f"{owner} returned values of dtype {array.dtype} from {call}; it "
             "must return real numbers (a float array)."
         )
-    if not np.isfinite(array).all():
+    if not _array_api.all_finite(array):
         raise ValueError(
             f"{owner} returned non-finite values (nan or inf) from {call} at the network's "
             "first training step."
@@ -273,15 +342,15 @@ class _CheckedActivation:
 
     def _checking(self, method, call, z_at):
         def checked(*args):
-            return _expect_array(method(*args), args[z_at].shape, self._owner, call, "z")
+            return _expect_array(_in_namespace(args[z_at], self._owner, call, method, *args),
+                                 args[z_at].shape, self._owner, call, "z")
         return checked
 
     def forward(self, z):
-        return _expect_array(self._sigma.forward(z), z.shape, self._owner, "forward(z)", "z")
+        return self._checking(self._sigma.forward, "forward(z)", z_at=0)(z)
 
     def derivative(self, z, a):
-        return _expect_array(self._sigma.derivative(z, a), z.shape, self._owner,
-                             "derivative(z, a)", "z")
+        return self._checking(self._sigma.derivative, "derivative(z, a)", z_at=0)(z, a)
 
     def __repr__(self):
         return repr(self._sigma)
@@ -298,25 +367,30 @@ class _CheckedLoss:
         return getattr(self._loss, name)
 
     def __call__(self, y, a, sample_weight=None):
-        value = self._loss(y, a, sample_weight)
-        if np.ndim(value) != 0 or not isinstance(np.asarray(value).item(), numbers.Real):
+        call = "__call__(y, a, sample_weight)"
+        value = _in_namespace(a, self._owner, call, self._loss, y, a, sample_weight)
+        array = value if _array_api.is_array(value) else np.asarray(value)
+        if array.ndim != 0 or not _array_api.is_real(array) or (
+                isinstance(array, np.ndarray) and not isinstance(array.item(), numbers.Real)):
             raise ValueError(
-                f"{self._owner} returned {type(value).__name__} of shape {np.shape(value)} "
-                "from __call__(y, a, sample_weight); it must return one real number, the "
+                f"{self._owner} returned {type(value).__name__} of shape "
+                f"{tuple(array.shape)} from {call}; it must return one real number, the "
                 "weighted mean over samples of the per-sample loss (summed over outputs)."
             )
-        _expect_finite_real(np.asarray(value), self._owner, "__call__(y, a, sample_weight)")
+        _expect_finite_real(array, self._owner, call)
         return value
 
     def gradient(self, y, a):
-        return _expect_array(self._loss.gradient(y, a), a.shape, self._owner,
-                             "gradient(y, a)", "a")
+        call = "gradient(y, a)"
+        return _expect_array(_in_namespace(a, self._owner, call, self._loss.gradient, y, a),
+                             a.shape, self._owner, call, "a")
 
     def delta(self, y, z, a, activation):
         # δ^L may not call gradient (canonical pairs): check its shape here once.
         self.gradient(y, a)
-        return _expect_array(self._loss.delta(y, z, a, activation), z.shape, self._owner,
-                             "delta(y, z, a, activation)", "z")
+        call = "delta(y, z, a, activation)"
+        return _expect_array(_in_namespace(z, self._owner, call, self._loss.delta, y, z, a,
+                                           activation), z.shape, self._owner, call, "z")
 
     def __repr__(self):
         return repr(self._loss)

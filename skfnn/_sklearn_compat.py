@@ -8,17 +8,27 @@ The callback API (``sklearn.callback``) exists from scikit-learn 1.9. With an
 older scikit-learn, :class:`CallbackSupportMixin` is a stand-in whose
 ``set_callbacks`` raises an error saying what is needed, and
 :func:`with_callbacks` leaves the method as it is.
+
+So do the array API helpers with which skfnn trains on the arrays of other
+libraries (``move_to``, ``check_same_namespace``; :data:`HAS_ARRAY_API`):
+before 1.9, skfnn trains numpy arrays only, and says so.
 """
 
 import sklearn
 from sklearn.base import _fit_context
 from sklearn.utils._optional_dependencies import check_matplotlib_support
+from sklearn.utils._array_api import (
+    _convert_to_numpy,
+    get_namespace_and_device,
+    supported_float_dtypes,
+)
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 from sklearn.utils._plotting import _validate_style_kwargs
 from sklearn.utils.multiclass import _check_partial_fit_first_call
 from sklearn.utils.validation import _check_sample_weight, _num_samples, validate_data
 
 __all__ = [
+    "HAS_ARRAY_API",
     "HAS_CALLBACKS",
     "CallbackSupportMixin",
     "HasMethods",
@@ -26,8 +36,13 @@ __all__ = [
     "Options",
     "StrOptions",
     "check_matplotlib_support",
+    "check_same_namespace",
+    "get_namespace_and_device",
+    "move_to",
+    "supported_float_dtypes",
     "_check_partial_fit_first_call",
     "_check_sample_weight",
+    "_convert_to_numpy",
     "_fit_context",
     "_num_samples",
     "_validate_style_kwargs",
@@ -57,3 +72,17 @@ except ImportError:  # scikit-learn < 1.9
     def with_callbacks(method):
         """Stand-in for ``sklearn.callback.with_callbacks``: the method unchanged."""
         return method
+
+
+try:
+    from sklearn.utils._array_api import check_same_namespace, move_to
+
+    HAS_ARRAY_API = True
+except ImportError:  # scikit-learn < 1.9: numpy only (skfnn._array_api.fit_namespace says so)
+    HAS_ARRAY_API = False
+
+    def check_same_namespace(X, estimator, *, attribute, method):
+        """Stand-in: before scikit-learn 1.9 every fitted skfnn model is numpy."""
+
+    def move_to(*arrays, xp, device):  # pragma: no cover - unreachable without 1.9
+        raise RuntimeError("move_to needs scikit-learn >= 1.9")

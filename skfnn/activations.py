@@ -8,13 +8,20 @@ implementation uses whichever is cheaper (logistic: ``a (1 - a)``; tanh:
 
 Built-ins are looked up by name in :data:`ACTIVATIONS`; :func:`get_activation`
 turns a name or an object into an activation.
+
+The built-ins compute in the namespace of their input (:func:`skfnn.array_namespace`):
+numpy, or under scikit-learn's ``array_api_dispatch`` PyTorch, CuPy or
+array-api-strict, on the input's device. Their ``forward_into`` and
+``multiply_derivative`` fast paths are numpy's (``out=``) and used for numpy only.
 """
 
 import math
 
 import numpy as np
-from scipy.special import erf, expit
+from scipy.special import expit
 
+from . import _array_api
+from ._array_api import array_namespace, astype, scalar
 from ._params import Parametrised, lookup
 from ._params import optional as _optional
 
@@ -55,6 +62,12 @@ class Activation(Parametrised):
       allocation (identity simply returns z);
     - ``multiply_derivative(delta, z, a)``: multiply ``delta`` in place by
       σ'(z) and return it.
+
+    Both are numpy fast paths: the engine calls them only for numpy arrays.
+    ``forward`` and ``derivative`` are what runs on the arrays of other
+    libraries (under scikit-learn's ``array_api_dispatch``); written with the
+    functions of ``xp = skfnn.array_namespace(z)``, as the built-ins are, they
+    run on every namespace (see docs/array_api.md).
 
     Attributes
     ----------
@@ -148,7 +161,7 @@ class Identity(Activation):
         return z
 
     def derivative(self, z, a):
-        return np.ones_like(z)
+        return array_namespace(z).ones_like(z)
 
     def forward_into(self, z, out):
         return z
@@ -166,7 +179,7 @@ class Logistic(Activation):
     init_factor = 2.0
 
     def forward(self, z):
-        return expit(z)
+        return _array_api.expit(z)
 
     def derivative(self, z, a):
         return a * (1 - a)
@@ -188,7 +201,7 @@ class Tanh(Activation):
     derivative_from_a = True
 
     def forward(self, z):
-        return np.tanh(z)
+        return array_namespace(z).tanh(z)
 
     def derivative(self, z, a):
         return 1 - a**2
@@ -206,10 +219,10 @@ class ReLU(Activation):
     kinks = (0.0,)
 
     def forward(self, z):
-        return np.maximum(z, 0)
+        return array_namespace(z).maximum(z, scalar(0, z))
 
     def derivative(self, z, a):
-        return (a > 0).astype(a.dtype)  # a > 0 exactly where z > 0
+        return astype(a > 0, a.dtype)  # a > 0 exactly where z > 0
 
     def forward_into(self, z, out):
         return np.maximum(z, 0, out=out)
@@ -234,10 +247,11 @@ class LeakyReLU(Activation):
         return (0.0, _INF) if self.negative_slope == 0 else (-_INF, _INF)
 
     def forward(self, z):
-        return np.where(z > 0, z, self.negative_slope * z)
+        return array_namespace(z).where(z > 0, z, self.negative_slope * z)
 
     def derivative(self, z, a):
-        return np.where(z > 0, 1, self.negative_slope).astype(z.dtype)
+        where = array_namespace(z).where
+        return astype(where(z > 0, scalar(1, z), scalar(self.negative_slope, z)), z.dtype)
 
 
 class ELU(Activation):
@@ -255,10 +269,11 @@ class ELU(Activation):
 
     def forward(self, z):
         # expm1 of min(z, 0): exact near 0 and no overflow warning for large z.
-        return np.where(z > 0, z, self.alpha * np.expm1(np.minimum(z, 0)))
+        xp = array_namespace(z)
+        return xp.where(z > 0, z, self.alpha * xp.expm1(xp.minimum(z, scalar(0, z))))
 
     def derivative(self, z, a):
-        return np.where(z > 0, 1, a + self.alpha).astype(z.dtype)
+        return astype(array_namespace(z).where(z > 0, scalar(1, z), a + self.alpha), z.dtype)
 
 
 class Softplus(Activation):
@@ -268,10 +283,10 @@ class Softplus(Activation):
     output_range = (0.0, _INF)
 
     def forward(self, z):
-        return np.logaddexp(0, z)
+        return array_namespace(z).logaddexp(scalar(0, z), z)
 
     def derivative(self, z, a):
-        return expit(z)
+        return _array_api.expit(z)
 
 
 class GELU(Activation):
@@ -288,11 +303,12 @@ class GELU(Activation):
         return z * _normal_cdf(z)
 
     def derivative(self, z, a):
-        return _normal_cdf(z) + z * np.exp(-0.5 * z**2) / math.sqrt(2 * math.pi)
+        return _normal_cdf(z) + z * array_namespace(z).exp(-0.5 * z**2) / math.sqrt(2 * math.pi)
 
 
 def _normal_cdf(z):
-    return 0.5 * (1 + erf(z / math.sqrt(2)))
+    # erf is not in the array API standard: the namespace's own library's, if any.
+    return 0.5 * (1 + _array_api.erf(z / math.sqrt(2), user="gelu"))
 
 
 class SiLU(Activation):
@@ -302,10 +318,10 @@ class SiLU(Activation):
     output_range = (-0.279, _INF)
 
     def forward(self, z):
-        return z * expit(z)
+        return z * _array_api.expit(z)
 
     def derivative(self, z, a):
-        s = expit(z)
+        s = _array_api.expit(z)
         return s * (1 + z * (1 - s))
 
 
@@ -317,7 +333,7 @@ class Exp(Activation):
     derivative_from_a = True
 
     def forward(self, z):
-        return np.exp(z)
+        return array_namespace(z).exp(z)
 
     def derivative(self, z, a):
         return a
@@ -343,8 +359,9 @@ class Softmax(Activation):
 
     def forward(self, z):
         # Subtracting the row maximum leaves the result unchanged and avoids overflow.
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        xp = array_namespace(z)
+        e = xp.exp(z - xp.max(z, axis=1, keepdims=True))
+        return e / xp.sum(e, axis=1, keepdims=True)
 
     def forward_into(self, z, out):
         np.subtract(z, z.max(axis=1, keepdims=True), out=out)
@@ -359,7 +376,7 @@ class Softmax(Activation):
         )
 
     def vjp(self, z, a, g):
-        return a * (g - np.einsum("ij,ij->i", g, a)[:, np.newaxis])
+        return a * (g - _array_api.row_dots(g, a)[:, None])
 
 
 #: The optional attributes of an activation, and the default each takes when an

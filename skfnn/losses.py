@@ -10,11 +10,14 @@ A loss owns δ^L. Its default :meth:`Loss.delta` is the general chain rule
 elementwise output activation, the activation's Jacobian-vector product
 (:func:`skfnn.activations.vjp`) for softmax. Canonical pairs (loss, link)
 override it with the exact, numerically stable shortcut δ^L = a − y.
+
+The built-ins compute in the namespace of their inputs (numpy, or under
+scikit-learn's ``array_api_dispatch`` PyTorch, CuPy or array-api-strict; see
+:func:`skfnn.array_namespace`).
 """
 
-import numpy as np
-from scipy.special import xlogy
-
+from . import _array_api
+from ._array_api import array_namespace
 from ._params import Parametrised, lookup
 from ._params import optional as _optional
 from .activations import Exp, Identity, Logistic, Softmax
@@ -91,7 +94,7 @@ class Loss(Parametrised):
 
         By default the row sums of :meth:`pointwise`; implement one of the two.
         """
-        return self.pointwise(y, a).sum(axis=1)
+        return array_namespace(a).sum(self.pointwise(y, a), axis=1)
 
     def pointwise(self, y, a):
         """Optional: the loss of every sample and output, shape (n, k); ℓ_i is a row sum."""
@@ -104,19 +107,20 @@ class Loss(Parametrised):
         (weighted) mean of each output's column, then the sum over outputs, so
         that the same outputs give the same value to the last bit.
         """
+        xp = array_namespace(a)
         if type(self).pointwise is not Loss.pointwise:
             P = self.pointwise(y, a)
             total = P.shape[0]
             if sample_weight is not None:
-                P = np.multiply(P, sample_weight[:, np.newaxis])
-                total = sample_weight.sum()
+                P = P * sample_weight[:, None]
+                total = xp.sum(sample_weight)
             if P.shape[1] == 1:  # one column: its sum, bit for bit, in one reduction
-                return P.sum() / total
-            return (np.add.reduce(P, axis=0) / total).sum()
+                return xp.sum(P) / total
+            return xp.sum(xp.sum(P, axis=0) / total)
         per_sample = self.per_sample(y, a)
         if sample_weight is None:
-            return per_sample.sum() / per_sample.shape[0]
-        return np.dot(sample_weight, per_sample) / sample_weight.sum()
+            return xp.sum(per_sample) / per_sample.shape[0]
+        return _array_api.dot(sample_weight, per_sample) / xp.sum(sample_weight)
 
     def gradient(self, y, a):
         """Return ∂ℓ_i/∂a_i, one row per sample."""
@@ -160,10 +164,10 @@ class AbsoluteError(Loss):
     kinks = (0.0,)
 
     def pointwise(self, y, a):
-        return np.abs(a - y)
+        return array_namespace(a).abs(a - y)
 
     def gradient(self, y, a):
-        return np.sign(a - y)
+        return array_namespace(a).sign(a - y)
 
 
 class HuberLoss(Loss):
@@ -188,12 +192,13 @@ class HuberLoss(Loss):
         return (-self.threshold, self.threshold)
 
     def pointwise(self, y, a):
-        r = np.abs(a - y)
+        xp = array_namespace(a)
+        r = xp.abs(a - y)
         t = self.threshold
-        return np.where(r <= t, 0.5 * r**2, t * (r - 0.5 * t))
+        return xp.where(r <= t, 0.5 * r**2, t * (r - 0.5 * t))
 
     def gradient(self, y, a):
-        return np.clip(a - y, -self.threshold, self.threshold)
+        return array_namespace(a).clip(a - y, -self.threshold, self.threshold)
 
 
 class PoissonLoss(Loss):
@@ -207,13 +212,13 @@ class PoissonLoss(Loss):
     canonical_link = Exp
 
     def pointwise(self, y, a):
-        return xlogy(y, y / a) - y + a
+        return _array_api.xlogy(y, y / a) - y + a
 
     def gradient(self, y, a):
         return 1 - y / a
 
     def check_target(self, y):
-        if np.any(y < 0):
+        if array_namespace(y).any(y < 0):
             raise ValueError(
                 "Some value(s) of y are negative, which is not allowed for the "
                 "poisson loss."
@@ -222,8 +227,9 @@ class PoissonLoss(Loss):
 
 def _clip_probability(a):
     # As scikit-learn: keeps log finite where a probability rounds to 0 or 1.
-    eps = np.finfo(a.dtype).eps
-    return np.clip(a, eps, 1 - eps)
+    xp = array_namespace(a)
+    eps = xp.finfo(a.dtype).eps
+    return xp.clip(a, eps, 1 - eps)
 
 
 class BinaryLogLoss(Loss):
@@ -240,14 +246,15 @@ class BinaryLogLoss(Loss):
     def pointwise(self, y, a):
         # Clipped, log a and log(1 − a) are finite, so y log a needs no xlogy.
         a = _clip_probability(a)
-        return -(y * np.log(a) + (1 - y) * np.log(1 - a))
+        log = array_namespace(a).log
+        return -(y * log(a) + (1 - y) * log(1 - a))
 
     def gradient(self, y, a):
         a = _clip_probability(a)
         return (a - y) / (a * (1 - a))
 
     def check_target(self, y):
-        if np.any((y < 0) | (y > 1)):
+        if array_namespace(y).any((y < 0) | (y > 1)):
             raise ValueError("The targets of a log-loss must lie in [0, 1].")
 
 
@@ -265,7 +272,7 @@ class LogLoss(Loss):
     canonical_link = Softmax
 
     def pointwise(self, y, a):
-        return -(y * np.log(_clip_probability(a)))
+        return -(y * array_namespace(a).log(_clip_probability(a)))
 
     def gradient(self, y, a):
         return -y / _clip_probability(a)

@@ -3,12 +3,16 @@
 The update rules, learning-rate schedules and stopping hooks are those of
 scikit-learn's MLP, so a user who switches gets the same training. Because θ
 and ∇J are single contiguous vectors, a step is a handful of in-place vector
-operations rather than a Python loop over layers.
+operations rather than a Python loop over layers. The vectors may be numpy's
+(stepped block by block, through a scratch block) or any array-API library's
+(whole vectors at once, on their device).
 """
 
 import numpy as np
 
+from ._array_api import array_namespace, ufuncs
 from ._engine import blocks as _blocks
+from ._engine import scratch_block as _scratch_block
 
 __all__ = ["REDUCED_LEARNING_RATE", "SGD", "STOP", "STOP_SMALL_LEARNING_RATE", "Adam"]
 
@@ -18,6 +22,11 @@ __all__ = ["REDUCED_LEARNING_RATE", "SGD", "STOP", "STOP_SMALL_LEARNING_RATE", "
 #: already tiny, or carry on with a reduced learning rate.
 STOP, STOP_SMALL_LEARNING_RATE, REDUCED_LEARNING_RATE = (
     "stop", "stop_small_learning_rate", "reduced_learning_rate")
+
+
+def _zeros(size, dtype, xp, device):
+    """The optimizer's state vectors start at 0, in θ's namespace and on its device."""
+    return np.zeros(size, dtype=dtype) if xp is np else xp.zeros(size, dtype=dtype, device=device)
 
 
 class _Optimizer:
@@ -64,26 +73,32 @@ class SGD(_Optimizer):
         μ.
     nesterov : bool
     power_t : float
+    xp : module, default=numpy
+        θ's array namespace.
+    device : object, default=None
+        θ's device in ``xp``.
     """
 
     def __init__(self, size, dtype, learning_rate_init=0.1, lr_schedule="constant",
-                 momentum=0.9, nesterov=True, power_t=0.5):
+                 momentum=0.9, nesterov=True, power_t=0.5, *, xp=np, device=None):
         super().__init__(learning_rate_init)
         self.lr_schedule = lr_schedule
         self.momentum = momentum
         self.nesterov = nesterov
         self.power_t = power_t
-        self.velocity = np.zeros(size, dtype=dtype)
+        self.velocity = _zeros(size, dtype, xp, device)
 
     def step(self, theta, grad, scratch):
-        """Update θ in place given ∇J, which it overwrites (``scratch``: one block)."""
+        """Update θ in place given ∇J, which it overwrites (``scratch``: one block, or None)."""
         lr, mu = float(self.learning_rate), self.momentum
+        u = ufuncs(array_namespace(theta))
         for th, g, v in _blocks(theta, grad, self.velocity):
-            step = np.multiply(g, lr, out=g)  # η ∇J
+            g *= lr  # η ∇J
             v *= mu
-            v -= step  # v ← μ v − η ∇J
+            v -= g  # v ← μ v − η ∇J
             if self.nesterov:
-                np.subtract(np.multiply(v, mu, out=scratch[: th.size]), step, out=step)
+                step = u.multiply(v, mu, out=_scratch_block(scratch, th.shape[0]))
+                step -= g
                 th += step  # θ ← θ + μ v − η ∇J
             else:
                 th += v  # θ ← θ + v
@@ -115,33 +130,38 @@ class Adam(_Optimizer):
     learning_rate_init : float
     beta_1, beta_2 : float
     epsilon : float
+    xp : module, default=numpy
+        θ's array namespace.
+    device : object, default=None
+        θ's device in ``xp``.
     """
 
     def __init__(self, size, dtype, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8):
+                 epsilon=1e-8, *, xp=np, device=None):
         super().__init__(learning_rate_init)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.t = 0
-        self.m = np.zeros(size, dtype=dtype)
-        self.v = np.zeros(size, dtype=dtype)
+        self.m = _zeros(size, dtype, xp, device)
+        self.v = _zeros(size, dtype, xp, device)
 
     def step(self, theta, grad, scratch):
-        """Update θ in place given ∇J, which it overwrites (``scratch``: one block)."""
+        """Update θ in place given ∇J, which it overwrites (``scratch``: one block, or None)."""
         self.t += 1
         self.learning_rate = float(
             self.learning_rate_init * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
         )
         b1, b2, eps, lr = self.beta_1, self.beta_2, self.epsilon, self.learning_rate
+        u = ufuncs(array_namespace(theta))
         for th, g, m, v in _blocks(theta, grad, self.m, self.v):
-            a = scratch[: th.size]
+            a = _scratch_block(scratch, th.shape[0])
             m *= b1
-            m += np.multiply(g, 1 - b1, out=a)  # m ← β₁ m + (1 − β₁) g
+            m += u.multiply(g, 1 - b1, out=a)  # m ← β₁ m + (1 − β₁) g
             v *= b2
-            v += np.multiply(np.square(g, out=a), 1 - b2, out=a)  # v ← β₂ v + (1 − β₂) g²
-            np.sqrt(v, out=a)
+            v += u.multiply(u.square(g, out=a), 1 - b2, out=a)  # v ← β₂ v + (1 − β₂) g²
+            a = u.sqrt(v, out=a)
             a += eps
-            update = np.multiply(m, -lr, out=g)  # g is spent: its block holds the update
+            update = u.multiply(m, -lr, out=g)  # g is spent: its block holds the update
             update /= a
             th += update  # θ ← θ − η_t m / (√v + ε)
