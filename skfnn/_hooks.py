@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _engine
+from ._array_api import all_finite, array_namespace, astype, rows
 from .optimizers import REDUCED_LEARNING_RATE, STOP, STOP_SMALL_LEARNING_RATE
 
 __all__ = [
@@ -98,8 +99,8 @@ class ValidationMonitor(Hook):
     def epoch_end(self, run):
         est, v, net = run.estimator, self.validation, run.net
         output = est._forward_output(v.X, check_input=False)
-        if np.isfinite(output).all():
-            loss = float(net.loss(v.Y.astype(output.dtype, copy=False), output, v.sample_weight))
+        if all_finite(output):
+            loss = float(net.loss(astype(v.Y, output.dtype), output, v.sample_weight))
             norm = _engine.squared_norm(net.layout.weight_vectors(run.theta))
             loss += float((0.5 * net.alpha) * norm / self.penalty_weight)
             run.score = self.score(est, output, loss, v)
@@ -133,7 +134,7 @@ class EarlyStopping(Hook):
         run.improved = not score < est.best_validation_score_ + est.tol
         if score > est.best_validation_score_:
             est.best_validation_score_ = score
-            np.copyto(est._best_theta, run.theta)
+            est._best_theta[...] = run.theta
 
     def end(self, run):
         run.theta[...] = run.estimator._best_theta
@@ -218,7 +219,8 @@ class DivergenceGuard(Hook):
         loss, start, at = run.epoch_loss, run.reference_loss, run.estimator.n_iter_
         losses = sorted(run.batch_losses) if run.batch_losses else [loss]
         typical = losses[(len(losses) - 1) // 2]
-        largest = max(run.theta.max(), -run.theta.min())  # no temporary of θ's size
+        xp = array_namespace(run.theta)
+        largest = max(float(xp.max(run.theta)), -float(xp.min(run.theta)))  # no temporary
         if not np.isfinite(loss):
             self.problem = f"the training loss became {loss} at iteration {at}"
         elif typical > EXPLOSION_FACTOR * max(start, 1.0):
@@ -226,17 +228,17 @@ class DivergenceGuard(Hook):
                             f"{typical:.3g} (a typical batch) at iteration {at}")
         elif not np.isfinite(largest):
             self.problem = f"the weights became non-finite at iteration {at}"
-        elif largest > np.finfo(run.theta.dtype).max ** 0.25:
+        elif largest > xp.finfo(run.theta.dtype).max ** 0.25:
             self.problem = (f"a weight reached {largest:.3g} at iteration {at}, beyond what "
                             f"{run.theta.dtype} can train with")
         if self.problem is not None:
             run.stop = "diverged"
 
     def end(self, run):
-        if self.problem is None and not np.isfinite(run.theta).all():
+        if self.problem is None and not all_finite(run.theta):
             self.problem = "the final weights are not finite"
-        if self.problem is None and not np.isfinite(run.estimator._forward_output(
-                run.X[:256], check_input=False)).all():
+        if self.problem is None and not all_finite(run.estimator._forward_output(
+                rows(run.X, slice(0, min(256, run.X.shape[0]))), check_input=False)):
             self.problem = "the final network's outputs overflow (the weights are too large)"
         if self.problem is None:
             return

@@ -18,6 +18,12 @@ contract is caught there; every later step runs the plain network. Ctrl-C
 (KeyboardInterrupt) ends training with scikit-learn's warning and keeps the
 model as it is, for both loops. The loops know nothing of estimators: what
 the hooks record, and where, is theirs to decide.
+
+The data and θ may be arrays of any namespace the network runs in
+(``net.xp``); the random draws (the order of the samples each epoch, the
+validation split) are numpy's, on the host, and the indices they give are
+moved to the device. L-BFGS runs in scipy on the host: θ and ∇J cross over at
+each evaluation.
 """
 
 import itertools
@@ -30,6 +36,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import gen_batches, shuffle as _shuffle
 
 from . import _engine
+from ._array_api import array_namespace, astype, on_device, rows, to_numpy
 from ._hooks import call
 
 __all__ = ["Run", "ValidationSet", "batch_size", "fit_lbfgs", "fit_stochastic",
@@ -127,7 +134,7 @@ def fit_stochastic(run, hooks, *, batch_size, shuffle, random_state):
     random_state : RandomState
     """
     theta = run.theta
-    grad = np.empty_like(theta)
+    grad = run.net.xp.empty_like(theta)
     workspace = _engine.Workspace(run.net, batch_size, theta.dtype, theta, grad)
     nets = _first_checked(run.net)
     sample_idx = np.arange(run.X.shape[0])
@@ -152,23 +159,25 @@ def _epoch(run, sample_idx, grad, workspace, nets, random_state):
     """One pass of minibatch steps over the samples; return the mean batch loss.
 
     ``sample_idx`` is the shuffled order (None: in order, and batches are
-    slices of X, not copies). The workspace was made for the batch size; a
-    smaller last batch takes its rows. With dropout, each batch's masks are
-    drawn from ``random_state`` before its step (after the epoch's shuffle).
+    slices of X, not copies), moved to X's device once per epoch. The
+    workspace was made for the batch size; a smaller last batch takes its
+    rows. With dropout, each batch's masks are drawn from ``random_state``
+    before its step (after the epoch's shuffle).
     """
     X, Y, sample_weight, theta = run.X, run.Y, run.sample_weight, run.theta
     n_samples, dropout = X.shape[0], run.net.has_dropout
+    order = None if sample_idx is None else run.net.on_device(sample_idx)
     batch_losses = run.batch_losses = []
     accumulated_loss = 0.0
     for batch in gen_batches(n_samples, workspace.n_samples):
         n_batch = batch.stop - batch.start
-        idx = batch if sample_idx is None else sample_idx[batch]
-        sw = None if sample_weight is None else sample_weight[idx]
-        Y_batch = Y[idx].astype(theta.dtype, copy=False)
+        idx = batch if order is None else order[batch]
+        sw = None if sample_weight is None else rows(sample_weight, idx)
+        Y_batch = astype(rows(Y, idx), theta.dtype)
         ws = workspace.rows(n_batch)
         masks = run.net.draw_masks(random_state, n_batch, theta.dtype, ws) if dropout else None
-        J, _ = _engine.loss_and_gradient(next(nets), theta, X[idx], Y_batch, sw, grad, ws,
-                                         masks)
+        J, _ = _engine.loss_and_gradient(next(nets), theta, rows(X, idx), Y_batch, sw, grad,
+                                         ws, masks)
         if run.reference_loss is None:
             run.reference_loss = J
         batch_losses.append(J)
@@ -180,15 +189,17 @@ def _epoch(run, sample_idx, grad, workspace, nets, random_state):
 def fit_lbfgs(run, hooks, *, max_fun, tol, objective=None):
     """scipy's L-BFGS-B on θ, with ``run.max_iter`` iterations and ``max_fun`` evaluations.
 
-    scipy works in float64; the objective is evaluated in θ's own dtype. A
+    scipy works in float64 on the host; the objective is evaluated in θ's own
+    dtype, namespace and device (θ and ∇J cross over at each evaluation, as
+    scikit-learn's LogisticRegression does under ``array_api_dispatch``). A
     hook's stop ends the minimisation after that iteration (scipy's
     ``StopIteration`` protocol); Ctrl-C keeps the last completed iterate.
     ``objective(x) -> (J, ∇J in float64)``, which writes x into θ, replaces
     the in-memory one over ``run.X`` (skfnn/_dask.py sums it on a cluster).
     """
-    theta = run.theta
+    theta, net = run.theta, run.net
     evaluate = objective or _in_memory_objective(run)
-    iterate = theta.astype(np.float64)  # the last completed iterate
+    iterate = to_numpy(theta).astype(np.float64)  # the last completed iterate
 
     def fun(x):
         J, g = evaluate(x)
@@ -199,7 +210,8 @@ def fit_lbfgs(run, hooks, *, max_fun, tol, objective=None):
     def end_of_iteration(intermediate_result):
         nonlocal iterate
         iterate = intermediate_result.x.copy()
-        theta[...] = iterate  # what the hooks see (scipy evaluates elsewhere meanwhile)
+        # What the hooks see (scipy evaluates elsewhere meanwhile).
+        theta[...] = net.on_device(iterate, theta.dtype)
         run.epoch_loss = float(intermediate_result.fun)
         call(hooks, "epoch_end", run)
         if run.stop:
@@ -213,27 +225,28 @@ def fit_lbfgs(run, hooks, *, max_fun, tol, objective=None):
             fun, iterate, method="L-BFGS-B", jac=True, callback=end_of_iteration,
             options={"maxfun": max_fun, "maxiter": run.max_iter, "gtol": tol},
         )
-        theta[...] = run.result.x
+        theta[...] = net.on_device(run.result.x, theta.dtype)
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.")  # keep the model, as scikit-learn
-        theta[...] = iterate
+        theta[...] = net.on_device(iterate, theta.dtype)
         run.stop = "interrupted"
     call(hooks, "end", run)
 
 
 def _in_memory_objective(run):
-    """``fun(x) -> (J, ∇J)`` over the run's data: θ = x, evaluated in θ's dtype."""
-    theta = run.theta
-    grad = np.empty_like(theta)
-    workspace = _engine.Workspace(run.net, run.X.shape[0], theta.dtype, theta, grad)
-    X, Y, sample_weight = run.X, run.Y.astype(theta.dtype, copy=False), run.sample_weight
-    nets = _first_checked(run.net)
+    """``fun(x) -> (J, ∇J)`` over the run's data: θ = x, evaluated in θ's dtype, namespace
+    and device (x and ∇J are scipy's float64 numpy vectors on the host)."""
+    theta, net = run.theta, run.net
+    grad = net.xp.empty_like(theta)
+    workspace = _engine.Workspace(net, run.X.shape[0], theta.dtype, theta, grad)
+    X, Y, sample_weight = run.X, astype(run.Y, theta.dtype), run.sample_weight
+    nets = _first_checked(net)
 
     def fun(x):
-        theta[...] = x
+        theta[...] = net.on_device(x, theta.dtype)
         J, g = _engine.loss_and_gradient(next(nets), theta, X, Y, sample_weight, grad,
                                          workspace)
-        return J, g.astype(np.float64)
+        return J, to_numpy(g).astype(np.float64)
     return fun
 
 
@@ -253,29 +266,33 @@ def split_validation(X, Y, sample_weight, *, fraction, stratify, random_state):
     """Hold out ``fraction`` of the rows for early stopping, as scikit-learn's MLP.
 
     Returns ``(X_train, Y_train, sw_train), (X_val, Y_val, sw_val)``; the
-    split is stratified by Y when ``stratify`` is True.
+    split is stratified by Y when ``stratify`` is True. The rows are drawn on
+    the host (scikit-learn's ``train_test_split`` of the row numbers, the same
+    draws as of the arrays themselves) and taken from the arrays where they live.
     """
-    arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
     advice = ("Give more samples, another validation_fraction, or a validation set of "
               "your own (fit(..., X_val=, y_val=)).")
     try:
-        parts = train_test_split(*arrays, random_state=random_state, test_size=fraction,
-                                 stratify=Y if stratify else None)
+        parts = train_test_split(np.arange(X.shape[0]), random_state=random_state,
+                                 test_size=fraction,
+                                 stratify=to_numpy(Y) if stratify else None)
     except ValueError as exc:  # scikit-learn's words name its own parameters
         raise ValueError(
             f"early_stopping=True could not hold out validation_fraction={fraction} of the "
             f"{X.shape[0]} samples{' stratified by class' if stratify else ''}: {exc} "
             f"{advice}"
         ) from exc
-    X_train, X_val, Y_train, Y_val = parts[:4]
-    sw_train, sw_val = parts[4:] if sample_weight is not None else (None, None)
+    train, val = (on_device(part, X) for part in parts)
+    X_train, X_val, Y_train, Y_val = rows(X, train), rows(X, val), rows(Y, train), rows(Y, val)
+    sw_train, sw_val = (None, None) if sample_weight is None else (
+        rows(sample_weight, train), rows(sample_weight, val))
     if X_val.shape[0] < 2:
         raise ValueError(
             "The validation set is too small. Increase 'validation_fraction' or "
             "the size of your dataset."
         )
     for part, weights in (("training", sw_train), ("validation", sw_val)):
-        if weights is not None and not weights.sum() > 0:
+        if weights is not None and not array_namespace(weights).sum(weights) > 0:
             raise ValueError(
                 f"early_stopping=True held out rows whose sample_weight leaves the {part} "
                 f"part with a total weight of 0. {advice}"
