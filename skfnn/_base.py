@@ -6,6 +6,11 @@ validates the data and the parameters, builds the network being trained
 training loops of :mod:`skfnn._training`, and keeps the fitted model. The
 subclasses only encode targets (``_validate_input``), choose the default
 output activation, and decode predictions.
+
+Under scikit-learn's ``array_api_dispatch``, a fit runs in the namespace and on
+the device of X (:func:`skfnn._array_api.fit_namespace`): X, the encoded
+targets, the weights and θ live there, and so do ``coefs_`` / ``intercepts_``;
+y and sample_weight from another namespace or device are moved to X's.
 """
 
 import contextlib
@@ -14,12 +19,13 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import check_scoring
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from . import _dask, _engine, _hooks, _training
+from . import _array_api, _dask, _engine, _hooks, _training
+from ._array_api import all_finite, array_namespace, astype, fit_namespace, on_device, to_numpy
 from ._network import INITIALIZERS, Network
 from ._sklearn_compat import (
     HAS_CALLBACKS,
@@ -28,6 +34,7 @@ from ._sklearn_compat import (
     Interval,
     Options,
     StrOptions,
+    check_same_namespace,
     _check_sample_weight,
     _fit_context,
     _num_samples,
@@ -43,7 +50,8 @@ from .losses import optional as loss_optional
 from .optimizers import SGD, Adam
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
-# Sparse X is accepted; float32 stays float32, anything else becomes float64.
+# Sparse X is accepted (numpy only); float32 stays float32, anything else becomes
+# float64 (or float32 on a device without float64: see _x_rules).
 _X_RULES = dict(accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32))
 # Hidden layers take any elementwise built-in (softmax is an output activation only).
 _HIDDEN_ACTIVATIONS = {k: v for k, v in ACTIVATIONS.items() if v.elementwise}
@@ -172,14 +180,17 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
     def _check_output(self, loss, out):
         """Subclass hook: reject output activations the task cannot use."""
 
-    def _network(self, n_features, Y):
-        """The network this fit trains, from the parameters, for X's features and Y."""
+    def _network(self, X, Y):
+        """The network this fit trains, from the parameters, for X (validated) and Y."""
         hidden_sizes = self._hidden_sizes()
         hidden = self._hidden_activations(len(hidden_sizes))
         loss, out = self._resolve_output(Y)
-        return Network([n_features, *hidden_sizes, Y.shape[1]], [*hidden, out], loss,
+        xp, device = array_namespace(X), _array_api.device(X)
+        _array_api.check_trainable(xp, device)
+        return Network([X.shape[1], *hidden_sizes, Y.shape[1]], [*hidden, out], loss,
                        self.alpha, init_factors=self._init_factors(hidden),
-                       dropout=self._dropout_rates(len(hidden_sizes)), init=self.init)
+                       dropout=self._dropout_rates(len(hidden_sizes)), init=self.init,
+                       xp=xp, device=device)
 
     def _dropout_rates(self, n_hidden):
         """p_l for each hidden layer, from a single rate or one per layer."""
@@ -210,18 +221,19 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         architecture is unchanged. Returns ``(X, Y, sample_weight, net, theta,
         random_state, validation)`` with Y 2-D (bool for a classifier: cast to
         θ's dtype where used) and ``validation`` a
-        :class:`~skfnn._training.ValidationSet` or None.
+        :class:`~skfnn._training.ValidationSet` or None, all in X's namespace
+        and on its device.
         """
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y, labels = self._validate_input(X, y, incremental, reset=first_pass,
                                             classes=classes)
         sample_weight = _checked_weights(sample_weight, X, "sample_weight")
-        weigh = self._class_weigher(labels, Y, sample_weight, incremental)
+        weigh = self._class_weigher(labels, Y, to_numpy(sample_weight), incremental)
         sample_weight = _weighted(sample_weight, X, weigh, labels, Y)
-        if Y.ndim == 1:
-            Y = Y.reshape(-1, 1)
+        Y = _as_columns(Y)
         validation = self._validation_set(validation, X.dtype, Y.shape[1], weigh)
-        net = self._network(X.shape[1], Y)
+        net = self._network(X, Y)  # checks Y against the loss (a classifier's on the host)
+        Y = on_device(Y, X)
         random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(net, random_state, X.dtype)
@@ -244,17 +256,16 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         if X_user is None or y_user is None:
             raise ValueError("X_val and y_val must be given together (got only "
                              f"{'X_val' if y_user is None else 'y_val'}).")
-        X_val = validate_data(self, X_user, reset=False, **_X_RULES).astype(dtype, copy=False)
+        X_val = astype(validate_data(self, X_user, reset=False, **_x_rules(X_user)), dtype)
         if _num_samples(y_user) != X_val.shape[0]:
             raise ValueError(f"X_val has {X_val.shape[0]} samples but y_val has "
                              f"{_num_samples(y_user)}.")
-        Y_val, labels = self._encode_validation_target(y_user)
-        if Y_val.ndim == 1:
-            Y_val = Y_val.reshape(-1, 1)
-        if Y_val.shape[1] != n_outputs:
-            raise ValueError(f"y_val has {Y_val.shape[1]} outputs but y has {n_outputs}.")
+        Y_val, labels = self._encode_validation_target(y_user, X_val)
         sw_val = _checked_weights(sw_val, X_val, "sample_weight_val")
         sw_val = _weighted(sw_val, X_val, weigh, labels, Y_val)  # as training is weighted
+        Y_val = _as_columns(on_device(Y_val, X_val))
+        if Y_val.shape[1] != n_outputs:
+            raise ValueError(f"y_val has {Y_val.shape[1]} outputs but y has {n_outputs}.")
         return _training.ValidationSet(X_val, Y_val, labels, sw_val, X_user)
 
     @with_callbacks
@@ -406,7 +417,7 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         """
         saved = dict(self.__dict__)
         theta = saved.get("_theta")
-        theta_before = None if theta is None else theta.copy()
+        theta_before = None if theta is None else _array_api.copy(theta)
         mutable = {k: copy.deepcopy(saved[k]) for k in _MUTATED_IN_PLACE if k in saved}
         try:
             yield
@@ -419,7 +430,7 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
                 # The very objects a user may hold (est.loss_curve_), with their contents.
                 if isinstance(before, list):
                     saved[key][:] = before
-                elif isinstance(before, np.ndarray):
+                elif _array_api.is_array(before):
                     saved[key][...] = before
                 else:
                     self.__dict__[key] = before
@@ -441,7 +452,7 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
 
     def _reconstruction_attributes(self, theta):
         """Fitted attributes that make a copy of the estimator predict with θ as it is now."""
-        theta = theta.copy()
+        theta = _array_api.copy(theta)
         coefs, intercepts = self._net.layout.unpack(theta)
         return {"_theta": theta, "coefs_": coefs, "intercepts_": intercepts,
                 "loss_curve_": list(self.loss_curve_), "n_iter_": self.n_iter_}
@@ -462,7 +473,7 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         self.__dict__.pop("_optimizer", None)
         self.__dict__.pop("_best_theta", None)
         if self.early_stopping:
-            self._best_theta = theta.copy()
+            self._best_theta = _array_api.copy(theta)
             self.validation_scores_ = []
             self.best_validation_score_ = -np.inf
             self.best_loss_ = None
@@ -473,6 +484,7 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
 
     def _check_architecture(self, net):
         fitted = self._net
+        _check_same_place(self, net, "Continuing training (warm_start=True or partial_fit)")
         if net.layer_units != fitted.layer_units:
             raise ValueError(
                 f"The network was fitted with layer sizes {list(fitted.layer_units)} "
@@ -497,7 +509,7 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
             if self.best_validation_score_ is None:
                 self.best_validation_score_, self.best_loss_ = -np.inf, None
             if not hasattr(self, "_best_theta"):  # the weights so far are the best so far
-                self._best_theta = self._theta.copy()
+                self._best_theta = _array_api.copy(self._theta)
         else:
             self.__dict__.pop("_best_theta", None)
             if self.best_loss_ is None:
@@ -518,17 +530,14 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         theta = self._theta
         expected = self._check_coefs()
         params = [*self.coefs_, *self.intercepts_]
-        if all(
-            isinstance(p, np.ndarray) and p.base is theta and p.ctypes.data == v.ctypes.data
-            for p, v in zip(params, expected)
-        ):
+        if all(_array_api.is_view(p, v, theta) for p, v in zip(params, expected)):
             return theta
-        dtype = np.result_type(*params)
-        if dtype.kind != "f":  # integer or bool weights assigned by hand train in float64
-            dtype = np.dtype(np.float64)
-        theta = self._net.layout.pack(self.coefs_, self.intercepts_,
-                                      out=np.empty(theta.size, dtype=dtype))
-        self._set_coefs(theta)
+        xp = array_namespace(theta)
+        dtype = xp.result_type(*params)
+        if not _array_api.is_float(dtype, xp):  # integer or bool weights assigned by hand
+            dtype = xp.float64 if xp is np else theta.dtype
+        theta = _array_api.empty(theta.shape[0], dtype, theta)
+        self._set_coefs(self._net.layout.pack(self.coefs_, self.intercepts_, out=theta))
         return theta
 
     def _check_coefs(self):
@@ -542,34 +551,27 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         expected = Ws + bs
         params = [*self.coefs_, *self.intercepts_]
         if len(self.coefs_) != len(Ws) or len(params) != len(expected) or any(
-            np.shape(p) != v.shape for p, v in zip(params, expected)
+            tuple(getattr(p, "shape", np.shape(p))) != v.shape for p, v in zip(params, expected)
         ):
             raise ValueError(
                 "coefs_ and intercepts_ no longer match the fitted architecture "
                 f"{list(self._net.layer_units)}: expected shapes "
-                f"{[v.shape for v in expected]}, got {[np.shape(p) for p in params]}."
+                f"{[tuple(v.shape) for v in expected]}, got "
+                f"{[tuple(getattr(p, 'shape', np.shape(p))) for p in params]}."
             )
         names = [f"coefs_[{i}]" for i in range(len(Ws))] + \
                 [f"intercepts_[{i}]" for i in range(len(bs))]
         for name, p in zip(names, params):
-            if not isinstance(p, np.ndarray):
-                raise ValueError(f"{name} is a {type(p).__name__}; the weights must be numpy "
-                                 f"arrays (assign np.asarray(...) to {name}).")
-            kind = p.dtype.kind
-            if kind not in "biuf":
-                raise ValueError(f"{name} has dtype {np.asarray(p).dtype}; the weights must "
-                                 "be real floating-point numbers.")
-            if not np.isfinite(p).all():
-                raise ValueError(f"{name} contains non-finite values (nan or inf); the "
-                                 "model cannot predict with them.")
+            _check_weight(name, p, self._theta)
         return expected
 
     def _make_optimizer(self, theta):
+        place = dict(xp=array_namespace(theta), device=_array_api.device(theta))
         if self.solver == "sgd":
-            return SGD(theta.size, theta.dtype, self.learning_rate_init, self.learning_rate,
-                       self.momentum, self.nesterovs_momentum, self.power_t)
-        return Adam(theta.size, theta.dtype, self.learning_rate_init, self.beta_1,
-                    self.beta_2, self.epsilon)
+            return SGD(theta.shape[0], theta.dtype, self.learning_rate_init, self.learning_rate,
+                       self.momentum, self.nesterovs_momentum, self.power_t, **place)
+        return Adam(theta.shape[0], theta.dtype, self.learning_rate_init, self.beta_1,
+                    self.beta_2, self.epsilon, **place)
 
     def _stratify_split(self):
         return False
@@ -597,40 +599,73 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
     # ------------------------------------------------------------------
     # Prediction
     # ------------------------------------------------------------------
-    def _check_X(self, X):
+    def _check_X(self, X, method):
+        """X validated for prediction by ``method``, in the namespace and on the device of fit."""
         check_is_fitted(self)
         self._check_coefs()
-        return validate_data(self, X, reset=False, **_X_RULES)
+        check_same_namespace(X, self, attribute="_theta", method=method)
+        X = validate_data(self, X, reset=False, **_x_rules(X))
+        _check_same_place(self, X, method)
+        return X
 
     def _check_Xy(self, X, y, reset, **rules):
         """Validate training data; y with one column becomes 1-D (with a warning)."""
-        X, y = validate_data(self, X, y, multi_output=True, reset=reset, **_X_RULES, **rules)
+        X, y = validate_data(self, X, y, multi_output=True, reset=reset, **_x_rules(X),
+                             **rules)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y
 
-    def _forward_logits(self, X):
-        """Z^L for X (validated)."""
-        X = self._check_X(X)
+    def _forward_logits(self, X, method):
+        """Z^L for X (validated for ``method``)."""
+        X = self._check_X(X, method)
         return _finite(_engine.logits(self._net, X, self.coefs_, self.intercepts_))
 
-    def _forward_output(self, X, check_input=True):
-        """A^L for X (validated, and checked finite, unless ``check_input`` is False)."""
+    def _forward_output(self, X, method=None, check_input=True):
+        """A^L for X (validated for ``method`` and checked finite, unless ``check_input``
+        is False)."""
         if not check_input:
             return _engine.predict(self._net, X, self.coefs_, self.intercepts_)
-        X = self._check_X(X)
+        X = self._check_X(X, method)
         return _finite(_engine.predict(self._net, X, self.coefs_, self.intercepts_))
 
     def _score(self, X, y, sample_weight=None):
         """The validation score for early stopping; NaN if the outputs are not finite."""
         output = self._forward_output(X, check_input=False)
-        if not np.isfinite(output).all():
+        if not all_finite(output):
             return np.nan
         return self._score_outputs(output, y, sample_weight)
+
+    def __sklearn_array_api_convert__(self, converter):
+        """A copy of this estimator with its arrays converted (``move_estimator_to``).
+
+        scikit-learn's conversion would copy ``coefs_`` and ``intercepts_`` apart
+        from θ, whose views they are; here θ is converted once and its views
+        rebuilt, the optimizer's state and the best weights follow, the network
+        takes the new namespace and device, and ``classes_`` stay as they are
+        (labels live where y lived; string labels cannot move).
+        """
+        new = clone(self)
+        state = dict(self.__dict__)
+        # A copy of each: a conversion may share memory (DLPack), and training writes in place.
+        converter = _copying(converter)
+        if "_theta" in state:
+            self._theta_from_coefs()  # θ as the coefs_ the user may have assigned
+            theta = converter(self._theta)
+            state["_theta"] = theta
+            state["_net"] = self._net.replace(xp=array_namespace(theta),
+                                              device=_array_api.device(theta))
+            state["coefs_"], state["intercepts_"] = state["_net"].layout.unpack(theta)
+        for key in ("_best_theta", "_optimizer"):
+            if key in state:
+                state[key] = _converted(state[key], converter)
+        new.__dict__.update(state)
+        return new
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.array_api_support = True
         return tags
 
     # ------------------------------------------------------------------
@@ -650,8 +685,9 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
 
 def _finite(output):
     """The network's outputs, unless some are not finite (then no prediction is right)."""
-    if not np.isfinite(output).all():
-        rows = int((~np.isfinite(output)).any(axis=1).sum())
+    if not all_finite(output):
+        xp = array_namespace(output)
+        rows = int(xp.sum(astype(xp.any(~xp.isfinite(output), axis=1), xp.int64)))
         raise ValueError(
             f"The network's outputs are non-finite (nan or inf) for {rows} of "
             f"{output.shape[0]} rows: an activation overflowed or returned nan there, so "
@@ -671,11 +707,12 @@ def _hidden_layers(n):
 
 
 def _checked_weights(sample_weight, X, name):
-    """Weights s_i ≥ 0 with a positive sum, in X's dtype (None stays None)."""
+    """Weights s_i ≥ 0 with a positive sum, in X's dtype, namespace and device (None stays None)."""
     if sample_weight is None:
         return None
-    sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
-    if not sample_weight.sum() > 0:
+    sample_weight = _check_sample_weight(_array_api.follow(X, sample_weight), X,
+                                         ensure_non_negative=True)
+    if not array_namespace(sample_weight).sum(sample_weight) > 0:
         raise ValueError(f"{name} sums to zero: at least one sample must have a positive "
                          "weight.")
     return sample_weight
@@ -685,7 +722,65 @@ def _weighted(sample_weight, X, weigh, labels, Y):
     """s_i times the class weight of sample i, as scikit-learn's LogisticRegression folds it."""
     if weigh is None:
         return sample_weight
-    factor = weigh(labels, Y).astype(X.dtype)
+    factor = on_device(weigh(labels, to_numpy(Y)), X, dtype=X.dtype)
     if sample_weight is None:
         return factor
     return sample_weight * factor
+
+
+def _as_columns(Y):
+    """Y as a matrix: one column per output."""
+    return array_namespace(Y).reshape(Y, (-1, 1)) if Y.ndim == 1 else Y
+
+
+def _x_rules(X):
+    """validate_data's rules for X: :data:`_X_RULES` with the float dtypes of X's namespace."""
+    return {**_X_RULES, "dtype": fit_namespace(X)[2]}
+
+
+def _check_weight(name, p, theta):
+    """Raise ValueError unless the weight array p can stand beside θ in the model."""
+    xp = array_namespace(theta)
+    if not _array_api.is_array(p) or array_namespace(p) is not xp:
+        kind, make = ("numpy", "np") if xp is np else (f"{_array_api.name(xp)} (as in fit)",
+                                                        "xp")
+        raise ValueError(f"{name} is a {type(p).__name__}; the weights must be {kind} "
+                         f"arrays (assign {make}.asarray(...) to {name}).")
+    if not _array_api.is_real(p):
+        raise ValueError(f"{name} has dtype {p.dtype}; the weights must be real "
+                         "floating-point numbers.")
+    if not all_finite(p):
+        raise ValueError(f"{name} contains non-finite values (nan or inf); the model cannot "
+                         "predict with them.")
+
+
+def _check_same_place(estimator, target, action):
+    """Raise ValueError unless ``target`` (X or a new network) lives where θ does."""
+    theta = estimator._theta
+    xp, dev = array_namespace(theta), _array_api.device(theta)
+    if isinstance(target, Network):
+        other_xp, other_dev = target.xp, target.device
+    else:
+        other_xp, other_dev = array_namespace(target), _array_api.device(target)
+    if other_xp is xp and other_dev == dev:
+        return
+    where = "numpy" if xp is np else f"{_array_api.name(xp)} arrays on {dev}"
+    raise ValueError(
+        f"{type(estimator).__name__} was fitted on {where}; {action} needs data of the "
+        "same namespace and device (under array_api_dispatch=True for any namespace but "
+        "numpy). Move the model first: sklearn.utils._array_api.move_estimator_to("
+        "estimator, xp, device).")
+
+
+def _copying(converter):
+    return lambda array: _array_api.copy(converter(array))
+
+
+def _converted(value, converter):
+    """An optimizer (a copy, with its arrays converted) or an array, converted."""
+    if _array_api.is_array(value):
+        return converter(value)
+    new = copy.copy(value)
+    new.__dict__ = {k: converter(v) if _array_api.is_array(v) else v
+                    for k, v in vars(value).items()}
+    return new

@@ -1,7 +1,9 @@
 """FNNClassifier: a feed-forward network for classification."""
 
+from types import SimpleNamespace
+
 import numpy as np
-from scipy.special import log_expit, log_softmax, logsumexp
+from scipy.special import log_softmax, logsumexp
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
@@ -11,12 +13,15 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import column_or_1d
 
-from . import _docstrings
+from . import _array_api, _docstrings
+from ._array_api import array_namespace, concat, on_device, to_numpy
 from ._base import BaseFNN
 from ._sklearn_compat import (
     StrOptions,
     _check_partial_fit_first_call,
     _fit_context,
+    get_namespace_and_device,
+    move_to,
     with_callbacks,
 )
 from .activations import optional as activation_optional
@@ -47,7 +52,9 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
 """
         + _docstrings.ATTRIBUTES
         + """    classes_ : ndarray or list of ndarray
-        The class labels (for multilabel, one 0/1 label per output).
+        The class labels (for multilabel, one 0/1 label per output). Under
+        ``array_api_dispatch``, numeric labels are an array of y's namespace
+        and device, as in scikit-learn's array-API classifiers.
 
     See Also
     --------
@@ -85,43 +92,51 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
     # Targets
     # ------------------------------------------------------------------
     def _validate_input(self, X, y, incremental, reset, classes=None):
+        # Labels are encoded on the host (the network sees the encoded Y on X's
+        # device); classes_ go back to where y lives, as LogisticRegression keeps them.
+        y_home, y = _home(y), _host(y)
         X, y = self._check_Xy(X, y, reset)
         check_classification_targets(y)
-        if incremental and _check_partial_fit_first_call(self, classes):
+        # The partial_fit rules read the classes on the host (classes_ may be on a GPU).
+        seen = SimpleNamespace(classes_=self._label_binarizer.classes_
+                               if hasattr(self, "classes_") else None)
+        if incremental and _check_partial_fit_first_call(seen, _host(classes)):
             multilabel = type_of_target(y).startswith("multilabel")
-            self._label_binarizer = LabelBinarizer().fit(y if multilabel else classes)
-            self.classes_ = self._label_binarizer.classes_
+            self._label_binarizer = LabelBinarizer().fit(y if multilabel else _host(classes))
+            self.classes_ = _labels_to(self._label_binarizer.classes_, y_home)
         elif not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer().fit(y)
-            self.classes_ = self._label_binarizer.classes_
+            self.classes_ = _labels_to(self._label_binarizer.classes_, y_home)
         else:
             self._check_known_classes(unique_labels(y))
-        if self._label_binarizer.y_type_ != "multilabel-indicator" and len(self.classes_) < 2:
+        classes = self._label_binarizer.classes_
+        if self._label_binarizer.y_type_ != "multilabel-indicator" and len(classes) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes in the data, but "
-                f"the data contains only one class: {self.classes_[0]}."
+                f"the data contains only one class: {classes[0]}."
             )
         # One byte per label, as scikit-learn; minibatches are cast as they are drawn.
         return X, self._label_binarizer.transform(y).astype(bool), y
 
-    def _encode_validation_target(self, y):
-        y = check_array(y, ensure_2d=False, dtype=None, input_name="y_val")
+    def _encode_validation_target(self, y, X):
+        y = check_array(_host(y), ensure_2d=False, dtype=None, input_name="y_val")
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         multilabel = self._label_binarizer.y_type_ == "multilabel-indicator"
+        classes = self._label_binarizer.classes_
         if multilabel != type_of_target(y).startswith("multilabel") or (
-                multilabel and y.shape[1] != len(self.classes_)):
+                multilabel and y.shape[1] != len(classes)):
             raise ValueError(
                 f"y_val is {type_of_target(y)} but the training target is "
                 f"{self._label_binarizer.y_type_}"
-                + (f" with {len(self.classes_)} labels." if multilabel else ".")
+                + (f" with {len(classes)} labels." if multilabel else ".")
             )
-        unseen = np.setdiff1d(unique_labels(y), self.classes_)
+        unseen = np.setdiff1d(unique_labels(y), classes)
         if unseen.size:
             raise ValueError(
                 f"y_val has classes {list(unseen)} that are not in the training data's "
-                f"classes {list(self.classes_)}."
+                f"classes {list(classes)}."
             )
         return self._label_binarizer.transform(y).astype(bool), y
 
@@ -139,22 +154,24 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
             )
         if self._label_binarizer.y_type_ == "multilabel-indicator":
             return _label_weigher(self.class_weight, Y)
-        table = compute_class_weight(self.class_weight, classes=self.classes_, y=labels,
+        known = self._label_binarizer.classes_
+        table = compute_class_weight(self.class_weight, classes=known, y=labels,
                                      sample_weight=sample_weight)
-        return lambda labels, Y: table[np.searchsorted(self.classes_, labels)]
+        return lambda labels, Y: table[np.searchsorted(known, labels)]
 
     def _check_known_classes(self, classes):
+        known = self._label_binarizer.classes_
         if self.warm_start:
-            if set(classes) != set(self.classes_):
+            if set(classes) != set(known):
                 raise ValueError(
                     "warm_start can only be used where `y` has the same classes as "
-                    f"in the previous call to fit. Previously got {self.classes_}, "
+                    f"in the previous call to fit. Previously got {known}, "
                     f"`y` has {classes}"
                 )
-        elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+        elif len(np.setdiff1d(classes, known, assume_unique=True)):
             raise ValueError(
                 f"`y` has classes not in `self.classes_`. `self.classes_` has "
-                f"{self.classes_}. 'y' has {classes}."
+                f"{known}. 'y' has {classes}."
             )
 
     def _multiclass(self):
@@ -180,9 +197,11 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
         return self.n_outputs_ == 1
 
     def _decode_target(self, Y):
-        return self._label_binarizer.inverse_transform(Y)
+        return self._label_binarizer.inverse_transform(to_numpy(Y))
 
     def _decode(self, output):
+        """The labels of the network's outputs, decoded on the host."""
+        output = to_numpy(output)
         if self.n_outputs_ == 1:
             output = output.ravel()
         return self._label_binarizer.inverse_transform(output)
@@ -203,9 +222,12 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            The predicted classes (a 0/1 indicator matrix for multilabel).
+            The predicted classes (a 0/1 indicator matrix for multilabel), in
+            X's namespace and on its device (string labels: numpy).
         """
-        return self._decode(self._forward_output(X))
+        output = self._forward_output(X, "predict")
+        labels = self._decode(output)
+        return labels if labels.dtype.kind in "OSU" else on_device(labels, output)
 
     def predict_proba(self, X):
         """Probability estimates.
@@ -222,15 +244,17 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
             (one-vs-rest, e.g. ``out_activation="logistic"``) has its unit
             outputs normalised to sum to 1 per row.
         """
-        output = self._forward_output(X)
+        output = self._forward_output(X, "predict_proba")
         if self.n_outputs_ == 1:
-            return np.hstack([1 - output, output])
+            return concat([1 - output, output], axis=1)
         if self._one_vs_rest():
+            xp = array_namespace(output)
             if type(self._net.output) is Logistic:  # as predict_log_proba, in log space
-                return np.exp(self._ovr_log_proba(self._forward_logits(X)))
-            total = output.sum(axis=1, keepdims=True)
-            return np.divide(output, total, out=np.full_like(output, 1 / output.shape[1]),
-                             where=total > 0)
+                return xp.exp(self._ovr_log_proba(self._forward_logits(X, "predict_proba")))
+            total = xp.sum(output, axis=1, keepdims=True)
+            # An all-zero row is uniform: 1/k for each class.
+            return xp.where(total > 0, output / xp.where(total > 0, total, 1.0),
+                            1 / output.shape[1])
         return output
 
     def predict_log_proba(self, X):
@@ -248,24 +272,30 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        Z = self._forward_logits(X)
+        Z = self._forward_logits(X, "predict_log_proba")
+        xp = array_namespace(Z)
         out = type(self._net.output)  # exactly: a subclass may compute another function
         if out is Softmax:
             return log_softmax(Z, axis=1)
         if out is Logistic and self._one_vs_rest():
             return self._ovr_log_proba(Z)
         if out is not Logistic:
-            tiny = np.finfo(Z.dtype).tiny
-            return np.log(np.maximum(self.predict_proba(X), tiny))
-        log_p, log_q = log_expit(Z), log_expit(-Z)
+            proba = self.predict_proba(X)
+            tiny = _array_api.scalar(xp.finfo(Z.dtype).smallest_normal, proba)
+            return xp.log(xp.maximum(proba, tiny))
+        log_p, log_q = _array_api.log_expit(Z), _array_api.log_expit(-Z)
         if self.n_outputs_ == 1:
-            return np.hstack([log_q, log_p])
+            return concat([log_q, log_p], axis=1)
         return log_p
 
     @staticmethod
     def _ovr_log_proba(Z):
-        """log(p_k / Σ_j p_j) with p = logistic(Z), computed as log p − logsumexp(log p)."""
-        log_p = log_expit(Z)
+        """log(p_k / Σ_j p_j) with p = logistic(Z), computed as log p − logsumexp(log p).
+
+        scipy's logsumexp takes the arrays of every namespace (under
+        ``array_api_dispatch``, SCIPY_ARRAY_API=1 is set).
+        """
+        log_p = _array_api.log_expit(Z)
         return log_p - logsumexp(log_p, axis=1, keepdims=True)
 
     @available_if(lambda est: est._check_solver())
@@ -294,6 +324,26 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+def _home(y):
+    """``(namespace, device)`` of y if it is an array of another library under dispatch, else None."""
+    if y is None or not _array_api.is_array(y) or isinstance(y, np.ndarray):
+        return None
+    xp, is_array_api, device = get_namespace_and_device(y)
+    return (xp, device) if is_array_api else None
+
+
+def _host(y):
+    """y as numpy when it is an array of another library (labels are encoded on the host)."""
+    return to_numpy(y) if _home(y) is not None else y
+
+
+def _labels_to(classes, home):
+    """The classes in y's namespace and on its device, when that is not numpy's and they are numbers."""
+    if home is None or classes.dtype.kind in "OSU":
+        return classes
+    return move_to(classes, xp=home[0], device=home[1])
 
 
 def _check_probability_output(out):

@@ -7,6 +7,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import column_or_1d
 
 from . import _docstrings
+from ._array_api import array_namespace, follow
 from ._base import BaseFNN
 from ._sklearn_compat import _fit_context, with_callbacks
 from .activations import Softmax
@@ -59,11 +60,11 @@ class FNNRegressor(RegressorMixin, BaseFNN):
         self._store_params(locals())
 
     def _validate_input(self, X, y, incremental, reset, classes=None):
-        X, y = self._check_Xy(X, y, reset, y_numeric=True)
+        X, y = self._check_Xy(X, follow(X, y), reset, y_numeric=True)
         return X, y, y
 
-    def _encode_validation_target(self, y):
-        y = check_array(y, ensure_2d=False, dtype="numeric", input_name="y_val")
+    def _encode_validation_target(self, y, X):
+        y = check_array(follow(X, y), ensure_2d=False, dtype="numeric", input_name="y_val")
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return y, y
@@ -76,7 +77,7 @@ class FNNRegressor(RegressorMixin, BaseFNN):
         return r2_score(y, self._decode(output), sample_weight=sample_weight)
 
     def _decode(self, output):
-        return output.ravel() if output.shape[1] == 1 else output
+        return array_namespace(output).reshape(output, (-1,)) if output.shape[1] == 1 else output
 
     def predict(self, X):
         """Predict with the network.
@@ -90,7 +91,7 @@ class FNNRegressor(RegressorMixin, BaseFNN):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             The output activations A^L.
         """
-        return self._decode(self._forward_output(X))
+        return self._decode(self._forward_output(X, "predict"))
 
     @available_if(lambda est: est._check_solver())
     @with_callbacks

@@ -8,12 +8,20 @@ arrays and numbers, θ is left out (it is a cache of ``coefs_`` and
 ``intercepts_``, re-packed on load) and so is everything that only lives
 during a fit. The state carries the skfnn version that wrote it; loading a
 state written by another version warns (:class:`~skfnn.exceptions.InconsistentVersionWarning`).
+
+A model fitted under ``array_api_dispatch`` keeps its arrays (``coefs_``,
+``intercepts_``, the optimizer's state, ``classes_``) as arrays of their own
+library, which pickles them as it pickles its arrays (PyTorch tensors as
+tensors, on their device), as scikit-learn's array-API estimators do; the
+network's namespace is not state (a module is not data): it is that of
+``coefs_`` again on load.
 """
 
 import warnings
 
 import numpy as np
 
+from . import _array_api
 from ._network import Network
 from ._version import __version__
 from .activations import ACTIVATIONS
@@ -68,7 +76,10 @@ def load_state(estimator, state):
         optimizer.__dict__.update(params)
         state["_optimizer"] = optimizer
     if "_net" in state and "coefs_" in state:
-        state["_theta"] = _repack(state, state["_net"].layout)
+        state["_theta"] = theta = _repack(state, state["_net"].layout)
+        if not isinstance(theta, np.ndarray):
+            state["_net"] = state["_net"].replace(xp=_array_api.array_namespace(theta),
+                                                  device=_array_api.device(theta))
     return state
 
 
@@ -78,7 +89,9 @@ def _repack(state, layout):
     Re-shaped coefs_ pickled as they are stay as they are (predict reports them).
     """
     params = [*state["coefs_"], *state["intercepts_"]]
-    theta = np.zeros(layout.size, dtype=np.result_type(*params))
+    xp = _array_api.array_namespace(*params)
+    theta = _array_api.empty(layout.size, xp.result_type(*params), params[0])
+    theta[...] = 0
     Ws, bs = layout.unpack(theta)
     if _same_shapes(Ws + bs, params):
         layout.pack(state["coefs_"], state["intercepts_"], out=theta)
@@ -88,7 +101,7 @@ def _repack(state, layout):
 
 def _same_shapes(views, arrays):
     return len(views) == len(arrays) and all(
-        v.shape == np.shape(a) for v, a in zip(views, arrays))
+        tuple(v.shape) == tuple(getattr(a, "shape", np.shape(a))) for v, a in zip(views, arrays))
 
 
 def _plain(value):
