@@ -69,3 +69,28 @@ def test_main_job(monkeypatch, capsys):
     for name in ("FNNClassifier", "MLPClassifier", "FNNRegressor", "MLPRegressor"):
         assert name in out
     assert re.search(r"^gradient check: .* = \d\.\d\de[-+]\d+ \(passed\)$", out, re.M), out
+
+
+def test_ci_runs_the_array_api_tests_in_its_first_environment():
+    """PyTorch's CPU build (a CI pin, not an extra) and SCIPY_ARRAY_API=1 around README's
+    test command, and not in the minimum-versions environment (scipy 1.11 has no array
+    API support)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    lines = [line.strip() for line in CI_RUN.read_text(encoding="utf-8").splitlines()]
+    install = lines.index('pip install --quiet -r "$repo_root/.ci/array-api.txt"')
+    export = next(i for i, line in enumerate(lines) if line.startswith("export SCIPY_ARRAY_API=1"))
+    run = lines.index("readme_test_command")
+    unset = next(i for i, line in enumerate(lines) if line.startswith("unset SCIPY_ARRAY_API"))
+    minimum = next(i for i, line in enumerate(lines) if "--constraint" in line)
+    assert install < run and export < run < unset < minimum
+    pins = [line.split("#", 1)[0].strip()
+            for line in (ROOT / ".ci" / "array-api.txt").read_text(encoding="utf-8").splitlines()]
+    assert [p for p in pins if p] == ["torch==2.13.0"]
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "optional-dependencies"]
+    assert "array-api-strict" in extras["test"]
+    assert not any(r.startswith("torch") for reqs in extras.values() for r in reqs)
