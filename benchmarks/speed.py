@@ -100,25 +100,32 @@ def _layer_units(w):
     return [w.n_features, *w.params["hidden_layer_sizes"], n_out]
 
 
-def gemm_floor(w, dtype, rng, n_epochs):
-    """Seconds that the workload's matrix products take in plain numpy."""
+def gemm_floor(w, dtype, rng, n_epochs, xp=np, put=None, sync=None):
+    """Seconds that the workload's matrix products take in plain numpy.
+
+    Or in ``xp`` (PyTorch: benchmarks/gpu.py), on arrays that ``put`` moves to its
+    device, with ``sync`` waiting for the device to finish.
+    """
+    put, sync = put or (lambda a: a), sync or (lambda: None)
     units = _layer_units(w)
     batch = min(w.params.get("batch_size", w.n_samples), w.n_samples)
     if w.params["solver"] == "lbfgs":
         batch = w.n_samples
     n_batches = -(-w.n_samples // batch)
-    Ws = [rng.standard_normal((a, b)).astype(dtype) for a, b in zip(units[:-1], units[1:])]
-    As = [rng.standard_normal((batch, n)).astype(dtype) for n in units]
-    Gs = [np.empty_like(W) for W in Ws]
-    Ds = [np.empty_like(A) for A in As]
+    Ws = [put(rng.standard_normal((a, b)).astype(dtype)) for a, b in zip(units[:-1], units[1:])]
+    As = [put(rng.standard_normal((batch, n)).astype(dtype)) for n in units]
+    Gs = [xp.empty_like(W) for W in Ws]
+    Ds = [xp.empty_like(A) for A in As]
+    sync()
     start = time.perf_counter()
     for _ in range(n_epochs * n_batches):
         for l, W in enumerate(Ws):  # forward: Z^l = A^{l-1} W^l
-            np.matmul(As[l], W, out=As[l + 1])
+            xp.matmul(As[l], W, out=As[l + 1])
         for l in range(len(Ws) - 1, -1, -1):  # backward: (A^{l-1})ᵀ Δ^l and Δ^l (W^l)ᵀ
-            np.matmul(As[l].T, As[l + 1], out=Gs[l])
+            xp.matmul(As[l].T, As[l + 1], out=Gs[l])
             if l > 0:
-                np.matmul(As[l + 1], Ws[l].T, out=Ds[l])
+                xp.matmul(As[l + 1], Ws[l].T, out=Ds[l])
+    sync()
     return time.perf_counter() - start
 
 

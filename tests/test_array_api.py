@@ -471,3 +471,28 @@ def test_a_namespace_without_mutable_views_is_refused():
     with pytest.raises(ValueError, match="cannot train on _CopyingNamespace arrays.*in place"):
         check_trainable(_CopyingNamespace, None)
 
+
+# ----------------------------------------------------------------------------
+# benchmarks/gpu.py
+# ----------------------------------------------------------------------------
+def test_the_gpu_benchmark_runs_here_and_its_device_fits_are_the_numpy_fits():
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, str(root / "benchmarks" / "gpu.py"), "--smoke"],
+                            capture_output=True, text=True, timeout=600, cwd=root)
+    assert result.returncode == 0, result.stderr
+    rows = {m.group(1): [float(v) for v in m.group(2).split()] for m in re.finditer(
+        r"^(wide|large-sgd|xl)\s+float32\s+(.*)$", result.stdout, re.M)}
+    assert set(rows) == {"wide", "large-sgd", "xl"}
+    assert "device: cpu" in result.stdout  # no GPU here: PyTorch's CPU build
+    for sk, fnn, dev, sk_dev, np_dev, floor, x_floor, gap in rows.values():
+        # The printed ratios are those of the printed times (to their rounding) ...
+        slack = 5e-4 / dev * (1 + sk / dev) + 5e-3
+        assert abs(sk_dev - sk / dev) <= slack and abs(np_dev - fnn / dev) <= slack
+        assert abs(x_floor - dev / floor) <= 5e-4 / floor * (1 + dev / floor) + 5e-3
+        # ... and the device fit is the numpy fit, in float32.
+        assert gap < 1e-4
