@@ -335,6 +335,11 @@ def fit_namespace(X):
     converted to, highest precision first: float64 where the device supports
     it, float32 otherwise (integer X becomes the first).
     """
+    if _library(X, "torch") is not None and str(X.layout) != "torch.strided":
+        raise ValueError(
+            f"X is a sparse PyTorch tensor ({X.layout}); sparse input is numpy-only: give a "
+            "scipy.sparse CSR or CSC matrix (trained on numpy) or a dense tensor "
+            "(X.to_dense()).")
     xp, is_array_api, dev = get_namespace_and_device(X)
     if not is_array_api or xp.__name__ in _NUMPY_NAMES or sp.issparse(X):
         return np, None, (np.float64, np.float32)

@@ -145,6 +145,8 @@ def test_torch_float64_fit_is_the_numpy_fit_over_a_whole_run(solver, record_prop
     proba = est.predict_proba(on_torch(X))
     numpy_twin = move_estimator_to(est, np, "cpu")
     assert_allclose(host(proba), numpy_twin.predict_proba(X), rtol=0, atol=1e-12)
+    assert_allclose(host(est.predict_log_proba(on_torch(X))), numpy_twin.predict_log_proba(X),
+                    rtol=1e-12, atol=1e-12)
     assert_array_equal(host(est.predict(on_torch(X))), numpy_twin.predict(X))
     # ... and of the two fits.
     assert_allclose(host(proba), ref.predict_proba(X), rtol=0, atol=1e-10)
@@ -379,6 +381,16 @@ def test_sparse_X_trains_on_numpy_under_dispatch():
     ref = FNNClassifier(**params("adam", max_iter=3)).fit(X, y)
     assert isinstance(est.coefs_[0], np.ndarray)
     assert_allclose(est.coefs_[0], ref.coefs_[0], rtol=1e-12)
+
+
+def test_sparse_tensors_are_refused_with_the_way_out():
+    X, y = classification()
+    sparse = torch.asarray(X).to_sparse()
+    with pytest.raises(ValueError, match="sparse PyTorch tensor.*numpy-only.*scipy.sparse"):
+        FNNClassifier(**params("adam", max_iter=1)).fit(sparse, torch.asarray(y))
+    est = FNNClassifier(**params("adam", max_iter=1)).fit(*on_torch(X, y))
+    with pytest.raises(ValueError, match="sparse PyTorch tensor"):
+        est.predict(sparse)
 
 
 def test_gelu_without_erf_in_the_namespace_names_both():
