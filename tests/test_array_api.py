@@ -43,7 +43,7 @@ if REQUIRED and MISSING:
     raise RuntimeError(
         "This environment declares itself an array-API test environment (CI or "
         f"SCIPY_ARRAY_API is set) but lacks: {', '.join(MISSING)}. The array API tests "
-        "and scikit-learn's array-API checks would be skipped; install what is missing.")
+        "and scikit-learn's array-API checks would be skipped: install or set what is missing.")
 if MISSING:
     pytest.skip(f"the array API tests need {', '.join(MISSING)}", allow_module_level=True)
 
