@@ -665,7 +665,9 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
-        tags.array_api_support = True
+        # scikit-learn < 1.9 lacks the helpers skfnn's array API path needs (a fit on
+        # another library's arrays says so there): numpy only.
+        tags.array_api_support = _array_api.HAS_ARRAY_API
         return tags
 
     # ------------------------------------------------------------------

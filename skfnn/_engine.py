@@ -51,7 +51,6 @@ __all__ = [
     "objective",
     "objective_at",
     "predict",
-    "scratch_block",
     "total_weight",
 ]
 
@@ -135,9 +134,9 @@ class Workspace:
     vectors of a training run, it also keeps their per-layer views, so that
     they are not rebuilt for every batch.
 
-    Only a numpy network's workspace has buffers (every one None otherwise):
-    the array API has no ``out=``, and a GPU library's caching allocator makes
-    a fresh array cheap.
+    Only a numpy network's workspace has buffers (every one None otherwise,
+    and every block of the scratch block None): the array API has no ``out=``,
+    and a GPU library's caching allocator makes a fresh array cheap.
     """
 
     def __init__(self, net, n_samples, dtype, theta=None, grad=None):
@@ -158,7 +157,7 @@ class Workspace:
         self.Masks = [None] + [buffer(shape) if p else None for shape, p in zip(shapes, rates)]
         self.Drops = [None] + [buffer(shape) if p else None for shape, p in zip(shapes, rates)]
         # One block for the α W term and the optimizer's step.
-        self.scratch = buffer(min(net.layout.size, BLOCK))
+        self.scratch = buffer(min(net.layout.size, BLOCK)) if net.xp is np else NO_BUFFER
         self.theta, self.grad = theta, grad
         if theta is not None:
             self.views = (*net.layout.unpack(theta), *net.layout.unpack(grad))
@@ -182,9 +181,14 @@ class Workspace:
         return (*layout.unpack(theta), *layout.unpack(grad))
 
 
-def scratch_block(scratch, n):
-    """The first n elements of a workspace's scratch block (None without one)."""
-    return None if scratch is None else scratch[:n]
+class _NoBuffer:
+    """The scratch block of a workspace without buffers: each of its blocks is None."""
+
+    def __getitem__(self, key):
+        return None
+
+
+NO_BUFFER = _NoBuffer()
 
 
 def _matmul(A, B, out):
@@ -194,14 +198,6 @@ def _matmul(A, B, out):
     if isinstance(A, np.ndarray):
         return np.matmul(A, B, out=out)
     out[...] = A @ B
-    return out
-
-
-def _sum_rows(Delta, out):
-    """Σ_rows Δ, written into ``out``."""
-    if isinstance(Delta, np.ndarray):
-        return np.add.reduce(Delta, axis=0, out=out)
-    out[...] = array_namespace(Delta).sum(Delta, axis=0)
     return out
 
 
@@ -296,12 +292,12 @@ def backward(net, Y, Ws, Zs, As, sample_weight, gWs, gbs, workspace=None, inputs
     without). :func:`loss_and_gradient` then adds α W^l and divides by Σ s,
     for all layers at once on the packed gradient vector.
     """
-    inputs = As if inputs is None else inputs
+    inputs, u = As if inputs is None else inputs, ufuncs(net.xp)
     Delta = output_delta(net, Y, Zs, As, sample_weight)
     for l in range(len(Ws), 0, -1):
         i = l - 1  # python index of layer l
         _matmul(inputs[l - 1].T, Delta, gWs[i])  # (Ã^{l-1})ᵀ Δ^l
-        _sum_rows(Delta, gbs[i])  # Σ_rows Δ^l
+        u.add.reduce(Delta, axis=0, out=gbs[i])  # Σ_rows Δ^l
         if l > 1:
             # Δ^{l-1} = (Δ^l (W^l)ᵀ) ⊙ M^{l-1} ⊙ σ'_{l-1}(Z^{l-1})  (no M without dropout)
             Delta = _matmul(Delta, Ws[i].T, workspace and workspace.Deltas[l - 1])
@@ -315,9 +311,9 @@ def squared_norm(W_vectors):
 
     ``W_vectors``: each W^l flattened (a view).
     """
-    total = 0
+    total, product = 0, np.dot if isinstance(W_vectors[0], np.ndarray) else dot
     for w in W_vectors:
-        total += dot(w, w)
+        total += product(w, w)
     return total
 
 
@@ -385,7 +381,7 @@ def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace
     # ∂J/∂W^l = ((A^{l-1})ᵀ Δ^l + α W^l) / Σ s and ∂J/∂b^l = Σ_rows Δ^l / Σ s:
     if net.alpha:
         for gW, W in blocks(gW_flat, W_flat):
-            gW += u.multiply(W, net.alpha, out=scratch_block(workspace.scratch, W.shape[0]))
+            gW += u.multiply(W, net.alpha, out=workspace.scratch[: W.shape[0]])
     grad /= sw_sum
     return J, grad
 

@@ -12,7 +12,6 @@ import numpy as np
 
 from ._array_api import array_namespace, ufuncs
 from ._engine import blocks as _blocks
-from ._engine import scratch_block as _scratch_block
 
 __all__ = ["REDUCED_LEARNING_RATE", "SGD", "STOP", "STOP_SMALL_LEARNING_RATE", "Adam"]
 
@@ -89,7 +88,7 @@ class SGD(_Optimizer):
         self.velocity = _zeros(size, dtype, xp, device)
 
     def step(self, theta, grad, scratch):
-        """Update θ in place given ∇J, which it overwrites (``scratch``: one block, or None)."""
+        """Update θ in place given ∇J, which it overwrites (``scratch``: the workspace's block)."""
         lr, mu = float(self.learning_rate), self.momentum
         u = ufuncs(array_namespace(theta))
         for th, g, v in _blocks(theta, grad, self.velocity):
@@ -97,7 +96,7 @@ class SGD(_Optimizer):
             v *= mu
             v -= g  # v ← μ v − η ∇J
             if self.nesterov:
-                step = u.multiply(v, mu, out=_scratch_block(scratch, th.shape[0]))
+                step = u.multiply(v, mu, out=scratch[: th.shape[0]])
                 step -= g
                 th += step  # θ ← θ + μ v − η ∇J
             else:
@@ -147,7 +146,7 @@ class Adam(_Optimizer):
         self.v = _zeros(size, dtype, xp, device)
 
     def step(self, theta, grad, scratch):
-        """Update θ in place given ∇J, which it overwrites (``scratch``: one block, or None)."""
+        """Update θ in place given ∇J, which it overwrites (``scratch``: the workspace's block)."""
         self.t += 1
         self.learning_rate = float(
             self.learning_rate_init * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
@@ -155,7 +154,7 @@ class Adam(_Optimizer):
         b1, b2, eps, lr = self.beta_1, self.beta_2, self.epsilon, self.learning_rate
         u = ufuncs(array_namespace(theta))
         for th, g, m, v in _blocks(theta, grad, self.m, self.v):
-            a = _scratch_block(scratch, th.shape[0])
+            a = scratch[: th.shape[0]]
             m *= b1
             m += u.multiply(g, 1 - b1, out=a)  # m ← β₁ m + (1 − β₁) g
             v *= b2

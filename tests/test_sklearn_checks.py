@@ -1,10 +1,90 @@
-"""scikit-learn's own estimator checks, in full, on both estimators."""
+"""scikit-learn's own estimator checks, in full, on both estimators.
 
+The estimators declare ``array_api_support``, so the checks include scikit-learn's
+array-API checks: every namespace and device scikit-learn knows (numpy,
+array-api-strict on two devices, PyTorch on cpu / cuda / xpu / mps, CuPy, dpnp)
+and mixed inputs. A check for a library that is not installed, or for a device
+this machine does not have, cannot run anywhere here; scikit-learn would collect
+it and skip it. It is not collected (:func:`runnable_here`), so that every skip
+that remains says something about skfnn, not about the machine. On a CUDA machine
+with PyTorch's CUDA build the CUDA checks are collected and run. Where the array
+API cannot dispatch at all (no SCIPY_ARRAY_API=1, scikit-learn < 1.9) the
+remaining array-API checks skip themselves; CI's first environment has all of it
+and tests/test_array_api.py fails there if anything is missing.
+"""
+
+from importlib.util import find_spec
+
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfnn import FNNClassifier, FNNRegressor
 
 
-@parametrize_with_checks([FNNClassifier(), FNNRegressor()])
+def _device_exists(namespace, device):
+    """True if ``namespace`` is installed and ``device`` (None: its default) exists."""
+    if find_spec(namespace) is None:
+        return False
+    if namespace == "torch" and device in ("cuda", "xpu", "mps"):
+        import torch
+
+        if device == "mps":
+            return torch.backends.mps.is_available()
+        backend = getattr(torch, device, None)
+        return backend is not None and backend.is_available()
+    if namespace == "cupy":
+        import cupy
+
+        try:
+            return cupy.cuda.runtime.getDeviceCount() > 0
+        except cupy.cuda.runtime.CUDARuntimeError:
+            return False
+    if namespace == "dpnp":
+        import dpctl
+
+        return bool(dpctl.get_devices(device_type=device or "all"))
+    return True
+
+
+def namespaces_and_devices(check):
+    """The (namespace, device) pairs an array-API check puts its inputs on (or [])."""
+    kwargs = getattr(check, "keywords", {})
+    pairs = [(kwargs["array_namespace"], kwargs.get("device_name"))] \
+        if "array_namespace" in kwargs else []
+    pairs += [(value.xp, value.device) for value in kwargs.values()
+              if hasattr(value, "xp") and hasattr(value, "device")]
+    return pairs
+
+
+def runnable_here(param):
+    """False for a check whose library is not installed or whose device is absent."""
+    check = param[1] if isinstance(param, tuple) else param.values[1]
+    return all(_device_exists(ns, dev) for ns, dev in namespaces_and_devices(check))
+
+
+_ALL = parametrize_with_checks([FNNClassifier(), FNNRegressor()])
+ALL_CHECKS = list(_ALL.args[1])  # a generator in scikit-learn 1.7
+CHECKS = [param for param in ALL_CHECKS if runnable_here(param)]
+NOT_HERE = [param for param in ALL_CHECKS if not runnable_here(param)]
+
+
+@pytest.mark.parametrize(_ALL.args[0], CHECKS, **_ALL.kwargs)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+def test_only_checks_for_absent_libraries_and_devices_are_left_out():
+    """What is left out is exactly what needs a library or a device missing here."""
+    left_out = {pair for param in NOT_HERE for pair in namespaces_and_devices(param[1])}
+    for namespace, device in left_out:
+        absent_library = find_spec(namespace) is None
+        assert absent_library or device in ("cuda", "xpu", "mps", "gpu", None), (namespace,
+                                                                                  device)
+    # Every check of numpy, and of anything installed on the host's CPU, is kept.
+    kept = {pair for param in CHECKS for pair in namespaces_and_devices(param[1])}
+    host = {("numpy", None), ("array_api_strict", "CPU_DEVICE"),
+            ("array_api_strict", "device1"), ("torch", "cpu")}
+    present = {pair for pair in host if find_spec(pair[0]) is not None}
+    if any(namespaces_and_devices(param[1]) for param in ALL_CHECKS):
+        assert present <= kept
+    assert len(CHECKS) + len(NOT_HERE) == len(ALL_CHECKS)
