@@ -642,8 +642,8 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         scikit-learn's conversion would copy ``coefs_`` and ``intercepts_`` apart
         from θ, whose views they are; here θ is converted once and its views
         rebuilt, the optimizer's state and the best weights follow, the network
-        takes the new namespace and device, and ``classes_`` stay as they are
-        (labels live where y lived; string labels cannot move).
+        takes the new namespace and device, and numeric ``classes_`` move too
+        (string labels are numpy arrays wherever the model is).
         """
         new = clone(self)
         state = dict(self.__dict__)
@@ -659,6 +659,9 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         for key in ("_best_theta", "_optimizer"):
             if key in state:
                 state[key] = _converted(state[key], converter)
+        labels = state.get("classes_")
+        if _array_api.is_array(labels) and _array_api.is_real(labels):
+            state["classes_"] = converter(labels)
         new.__dict__.update(state)
         return new
 

@@ -91,7 +91,30 @@ def dumps(estimator):
     -------
     data : bytes
     """
+    _check_numpy_models(estimator)
     return _skops().dumps(estimator)
+
+
+def _check_numpy_models(estimator):
+    """Raise ValueError for an FNN model (or a Pipeline step) fitted on non-numpy arrays.
+
+    skops stores numpy arrays; a model fitted under ``array_api_dispatch`` (PyTorch
+    tensors, on a GPU perhaps) is moved to numpy first, with scikit-learn's helper.
+    """
+    import numpy as np
+
+    from ._array_api import array_namespace, device, name
+    from ._base import BaseFNN
+
+    nested = estimator.get_params(deep=True).values() if hasattr(estimator, "get_params") else ()
+    for model in [estimator, *nested]:
+        theta = getattr(model, "_theta", None) if isinstance(model, BaseFNN) else None
+        if theta is not None and not isinstance(theta, np.ndarray):
+            raise ValueError(
+                f"skfnn.io saves models with numpy arrays; this {type(model).__name__} was "
+                f"fitted on {name(array_namespace(theta))} arrays on {device(theta)}. Move it "
+                "first: from sklearn.utils._array_api import move_estimator_to; "
+                "model = move_estimator_to(model, numpy, 'cpu').")
 
 
 def dump(estimator, file):

@@ -41,6 +41,7 @@ except ImportError as error:  # pragma: no cover - the test extra installs them
     ) from error
 
 from . import activations
+from ._array_api import to_numpy
 from ._classifier import FNNClassifier
 from ._regressor import FNNRegressor
 
@@ -73,11 +74,13 @@ def _network(estimator):
     check_is_fitted(estimator)
     *hidden, output = estimator._net.sigmas
     if is_classifier(estimator):
-        task, classes = estimator._label_binarizer.y_type_, np.asarray(estimator.classes_)
+        task, classes = estimator._label_binarizer.y_type_, to_numpy(estimator.classes_)
     else:
         task, classes = "regression", None
-    return FittedModel(list(estimator.coefs_), list(estimator.intercepts_), hidden, output,
-                   task, classes)
+    # A model fitted under array_api_dispatch (a GPU's tensors): its weights, on the host.
+    return FittedModel([to_numpy(W) for W in estimator.coefs_],
+                       [to_numpy(b) for b in estimator.intercepts_], hidden, output, task,
+                       classes)
 
 
 # ----------------------------------------------------------------------

@@ -352,6 +352,39 @@ def test_move_estimator_to_numpy_keeps_one_trainable_model():
     assert relative_gap(est.coefs_, moved.coefs_) < 1e-10
 
 
+def test_onnx_export_of_a_torch_model_predicts_as_the_model():
+    import onnxruntime as ort
+
+    from skfnn.onnx import to_onnx
+
+    X, y = classification()
+    est = FNNClassifier(**params("adam", max_iter=5)).fit(*on_torch(X, y))
+    onx = to_onnx(est, X[:1].astype(np.float32))
+    session = ort.InferenceSession(onx.SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    labels, proba = session.run(None, {session.get_inputs()[0].name: X.astype(np.float32)})
+    assert_array_equal(labels, host(est.predict(on_torch(X))))
+    assert_allclose(proba, host(est.predict_proba(on_torch(X))), atol=1e-5)
+
+
+def test_skfnn_io_refuses_a_torch_model_and_saves_it_moved():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from skfnn import io as skfnn_io
+
+    X, y = classification()
+    est = FNNClassifier(**params("adam", max_iter=3)).fit(*on_torch(X, y))
+    for model in (est, make_pipeline(FunctionTransformer(), est)):
+        with pytest.raises(ValueError, match="FNNClassifier was fitted on torch arrays on "
+                                             "cpu. Move it first.*move_estimator_to"):
+            skfnn_io.dumps(model)
+    moved = move_estimator_to(est, np, "cpu")
+    assert isinstance(moved.classes_, np.ndarray) and isinstance(est.classes_, torch.Tensor)
+    loaded = skfnn_io.loads(skfnn_io.dumps(moved))
+    assert_array_equal(loaded.predict_proba(X), moved.predict_proba(X))
+
+
 # ----------------------------------------------------------------------------
 # What is numpy-only, and the errors that say so
 # ----------------------------------------------------------------------------
