@@ -9,11 +9,12 @@ epoch after epoch, to within the rounding of a different summation order.
 Where the tests run: they need PyTorch, array-api-strict, SCIPY_ARRAY_API=1 (which
 scikit-learn requires before it dispatches) and scikit-learn >= 1.9. Without them the
 module is skipped, with one exception: an environment that declares itself an
-array-API test environment, by setting SCIPY_ARRAY_API=1 (.ci/run's first
-environment does) or CI, with a scikit-learn that supports it, fails at collection
-instead, so that CI can never pass with these tests (and scikit-learn's array-API
-checks of tests/test_sklearn_checks.py, which skip themselves likewise) silently
-skipped. The minimum-versions environment (scikit-learn 1.7) skips them.
+array-API test environment by setting SCIPY_ARRAY_API, with a scikit-learn that
+supports it, fails at collection instead. .ci/run's first environment sets it
+around README's test command (tests/test_packaging.py checks that it does), so
+that CI can never pass with these tests (and scikit-learn's array-API checks of
+tests/test_sklearn_checks.py, which skip themselves likewise) silently skipped.
+The minimum-versions environment (scikit-learn 1.7) skips them.
 """
 
 import os
@@ -38,11 +39,11 @@ NEEDED = {
     "scikit-learn >= 1.9": HAS_ARRAY_API,
 }
 MISSING = [what for what, present in NEEDED.items() if not present]
-REQUIRED = HAS_ARRAY_API and bool(os.environ.get("CI") or os.environ.get("SCIPY_ARRAY_API"))
+REQUIRED = HAS_ARRAY_API and bool(os.environ.get("SCIPY_ARRAY_API"))
 if REQUIRED and MISSING:
     raise RuntimeError(
-        "This environment declares itself an array-API test environment (CI or "
-        f"SCIPY_ARRAY_API is set) but lacks: {', '.join(MISSING)}. The array API tests "
+        "This environment declares itself an array-API test environment (SCIPY_ARRAY_API "
+        f"is set) but lacks: {', '.join(MISSING)}. The array API tests "
         "and scikit-learn's array-API checks would be skipped: install or set what is missing.")
 if MISSING:
     pytest.skip(f"the array API tests need {', '.join(MISSING)}", allow_module_level=True)
