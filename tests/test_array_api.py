@@ -535,10 +535,15 @@ def test_the_gpu_benchmark_runs_here_and_its_device_fits_are_the_numpy_fits():
         r"^(wide|large-sgd|xl)\s+float32\s+(.*)$", result.stdout, re.M)}
     assert set(rows) == {"wide", "large-sgd", "xl"}
     assert "device: cpu" in result.stdout  # no GPU here: PyTorch's CPU build
+    def quotient_of(ratio, num, den, h=5e-4):
+        """Could ``ratio`` (printed to 0.005) be num / den (each printed to 0.0005)?"""
+        low = (num - h) / (den + h)
+        high = (num + h) / (den - h) if den > h else float("inf")
+        return low - 5e-3 <= ratio <= high + 5e-3
+
     for sk, fnn, dev, sk_dev, np_dev, floor, x_floor, gap in rows.values():
         # The printed ratios are those of the printed times (to their rounding) ...
-        slack = 5e-4 / dev * (1 + sk / dev) + 5e-3
-        assert abs(sk_dev - sk / dev) <= slack and abs(np_dev - fnn / dev) <= slack
-        assert abs(x_floor - dev / floor) <= 5e-4 / floor * (1 + dev / floor) + 5e-3
+        assert quotient_of(sk_dev, sk, dev) and quotient_of(np_dev, fnn, dev)
+        assert quotient_of(x_floor, dev, floor)
         # ... and the device fit is the numpy fit, in float32.
         assert gap < 1e-4
