@@ -19,6 +19,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import check_scoring
 from sklearn.utils import check_random_state
@@ -227,6 +228,8 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y, labels = self._validate_input(X, y, incremental, reset=first_pass,
                                             classes=classes)
+        if not first_pass:
+            X = _in_dtype_of(X, self._theta)
         sample_weight = _checked_weights(sample_weight, X, "sample_weight")
         weigh = self._class_weigher(labels, Y, to_numpy(sample_weight), incremental)
         sample_weight = _weighted(sample_weight, X, weigh, labels, Y)
@@ -484,7 +487,7 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
 
     def _check_architecture(self, net):
         fitted = self._net
-        _check_same_place(self, net, "Continuing training (warm_start=True or partial_fit)")
+        _check_same_place(self, net, "continuing training (warm_start=True or partial_fit)")
         if net.layer_units != fitted.layer_units:
             raise ValueError(
                 f"The network was fitted with layer sizes {list(fitted.layer_units)} "
@@ -618,16 +621,31 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
 
     def _forward_logits(self, X, method):
         """Z^L for X (validated for ``method``)."""
-        X = self._check_X(X, method)
-        return _finite(_engine.logits(self._net, X, self.coefs_, self.intercepts_))
+        X, Ws, bs = self._promoted(self._check_X(X, method))
+        return _finite(_engine.logits(self._net, X, Ws, bs))
 
     def _forward_output(self, X, method=None, check_input=True):
         """A^L for X (validated for ``method`` and checked finite, unless ``check_input``
         is False)."""
         if not check_input:
             return _engine.predict(self._net, X, self.coefs_, self.intercepts_)
-        X = self._check_X(X, method)
-        return _finite(_engine.predict(self._net, X, self.coefs_, self.intercepts_))
+        X, Ws, bs = self._promoted(self._check_X(X, method))
+        return _finite(_engine.predict(self._net, X, Ws, bs))
+
+    def _promoted(self, X):
+        """X and the weights in their common dtype, as numpy's products promote them.
+
+        numpy's matrix products promote (a float32 model predicts float64 X in
+        float64); the array API's ``@`` needs one dtype, so X and the weights are
+        cast to it (a copy of the weights only when the dtypes differ).
+        """
+        Ws, bs = self.coefs_, self.intercepts_
+        xp = array_namespace(self._theta)
+        if xp is np or X.dtype == self._theta.dtype:
+            return X, Ws, bs
+        dtype = xp.result_type(X.dtype, self._theta.dtype)
+        return (astype(X, dtype), [astype(W, dtype) for W in Ws],
+                [astype(b, dtype) for b in bs])
 
     def _score(self, X, y, sample_weight=None):
         """The validation score for early stopping; NaN if the outputs are not finite."""
@@ -733,6 +751,17 @@ def _weighted(sample_weight, X, weigh, labels, Y):
     return sample_weight * factor
 
 
+def _in_dtype_of(X, theta):
+    """X in θ's dtype, to continue training (partial_fit, warm_start) in θ's precision.
+
+    numpy's products cast into θ's buffers; the array API's ``@`` needs one dtype.
+    """
+    xp = array_namespace(theta)
+    if xp is np or array_namespace(X) is not xp or X.dtype == theta.dtype:
+        return X
+    return astype(X, theta.dtype)
+
+
 def _as_columns(Y):
     """Y as a matrix: one column per output."""
     return array_namespace(Y).reshape(Y, (-1, 1)) if Y.ndim == 1 else Y
@@ -770,11 +799,19 @@ def _check_same_place(estimator, target, action):
     if other_xp is xp and other_dev == dev:
         return
     where = "numpy" if xp is np else f"{_array_api.name(xp)} arrays on {dev}"
+    move = ("move the model first: sklearn.utils._array_api.move_estimator_to(estimator, "
+            "xp, device).")
+    if xp is not np and not get_config()["array_api_dispatch"]:
+        # Without dispatch scikit-learn's validation turned X into numpy, whatever it was.
+        raise ValueError(
+            f"{type(estimator).__name__} was fitted on {where}, under array_api_dispatch; "
+            f"{action} without it sees numpy data. Call it inside "
+            "sklearn.config_context(array_api_dispatch=True) with data of that namespace "
+            f"and device, or {move}")
     raise ValueError(
         f"{type(estimator).__name__} was fitted on {where}; {action} needs data of the "
         "same namespace and device (under array_api_dispatch=True for any namespace but "
-        "numpy). Move the model first: sklearn.utils._array_api.move_estimator_to("
-        "estimator, xp, device).")
+        f"numpy). Or {move}")
 
 
 def _copying(converter):

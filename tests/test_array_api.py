@@ -398,14 +398,41 @@ def test_predicting_other_data_than_the_fit_namespace_is_refused():
         with pytest.raises(ValueError, match="same namespace"):
             getattr(est, method)(sp.csr_matrix(X))
     with sklearn.config_context(array_api_dispatch=False):
-        with pytest.raises(ValueError, match="fitted on torch arrays on cpu; predict"):
-            est.predict(X)
+        for data in (X, on_torch(X)):  # without dispatch, torch X is read as numpy
+            with pytest.raises(ValueError, match=r"fitted on torch arrays on cpu, under "
+                               r"array_api_dispatch; predict without it sees numpy data\. "
+                               r"Call it inside sklearn.config_context\(array_api_dispatch="
+                               r"True\).*or move the model first"):
+                est.predict(data)
+
+
+@pytest.mark.parametrize("fit_dtype, data_dtype", [(np.float32, np.float64),
+                                                   (np.float64, np.float32),
+                                                   (np.float32, np.int64)])
+def test_other_dtypes_predict_and_train_as_on_numpy(fit_dtype, data_dtype):
+    """numpy's products promote at prediction and train in θ's dtype; so does torch."""
+    X, y = classification(dtype=fit_dtype)
+    data = (X * 4).astype(data_dtype)  # integers that are not all 0 and ±1
+    ref = FNNClassifier(**params("adam", max_iter=3)).fit(X, y)
+    est = FNNClassifier(**params("adam", max_iter=3)).fit(*on_torch(X, y))
+    proba, expected = est.predict_proba(on_torch(data)), ref.predict_proba(data)
+    assert proba.dtype == getattr(torch, expected.dtype.name)
+    assert_allclose(host(proba), expected, atol=1e-5)
+    assert_allclose(host(est.predict_log_proba(on_torch(data))), ref.predict_log_proba(data),
+                    atol=1e-4)
+    assert est.coefs_[0].dtype == getattr(torch, np.dtype(fit_dtype).name)  # not cast
+    ref.partial_fit(data, y)
+    est.partial_fit(*on_torch(data, y))
+    ref.set_params(warm_start=True, max_iter=2).fit(data, y)
+    est.set_params(warm_start=True, max_iter=2).fit(*on_torch(data, y))
+    assert est.coefs_[0].dtype == getattr(torch, ref.coefs_[0].dtype.name)
+    assert relative_gap(est.coefs_, ref.coefs_) < 1e-5
 
 
 def test_continuing_training_in_another_namespace_is_refused():
     X, y = classification()
     est = FNNClassifier(**params("adam", max_iter=2)).fit(X, y)
-    with pytest.raises(ValueError, match="fitted on numpy; Continuing training"):
+    with pytest.raises(ValueError, match="fitted on numpy; continuing training"):
         est.partial_fit(*on_torch(X, y))
 
 
