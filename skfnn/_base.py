@@ -421,7 +421,10 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         saved = dict(self.__dict__)
         theta = saved.get("_theta")
         theta_before = None if theta is None else _array_api.copy(theta)
-        mutable = {k: copy.deepcopy(saved[k]) for k in _MUTATED_IN_PLACE if k in saved}
+        # The curves are lists of floats: a shallow copy is a snapshot, and a deep one
+        # would cost partial_fit time that grows with the number of calls so far.
+        mutable = {k: list(saved[k]) if isinstance(saved[k], list) else copy.deepcopy(saved[k])
+                   for k in _MUTATED_IN_PLACE if k in saved}
         try:
             yield
         except BaseException:

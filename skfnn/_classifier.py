@@ -116,7 +116,22 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
                 f"the data contains only one class: {classes[0]}."
             )
         # One byte per label, as scikit-learn; minibatches are cast as they are drawn.
-        return X, self._label_binarizer.transform(y).astype(bool), y
+        return X, self._one_hot(y), y
+
+    def _one_hot(self, y):
+        """The 0/1 targets of labels ``y`` (known classes), as LabelBinarizer.transform.
+
+        For single-label targets a comparison with the classes, the same booleans
+        without LabelBinarizer's second validation of y (half of partial_fit's time
+        on small chunks).
+        """
+        binarizer = self._label_binarizer
+        if binarizer.y_type_ not in ("binary", "multiclass") or y.ndim != 1:
+            return binarizer.transform(y).astype(bool)
+        classes = binarizer.classes_
+        if len(classes) == 2:  # one column: the positive (second) class
+            return (y == classes[1])[:, np.newaxis]
+        return y[:, np.newaxis] == classes[np.newaxis, :]
 
     def _encode_validation_target(self, y, X):
         y = check_array(_host(y), ensure_2d=False, dtype=None, input_name="y_val")
@@ -138,7 +153,7 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
                 f"y_val has classes {list(unseen)} that are not in the training data's "
                 f"classes {list(classes)}."
             )
-        return self._label_binarizer.transform(y).astype(bool), y
+        return self._one_hot(y), y
 
     def _class_weigher(self, labels, Y, sample_weight, incremental):
         """Each sample's class weight, as LogisticRegression (multilabel: per label, multiplied)."""

@@ -955,3 +955,34 @@ def test_pandas_feature_names_are_recorded_and_checked(Estimator):
     assert_array_equal(ours.predict(frame), theirs.predict(frame))
     with pytest.raises(ValueError, match="feature names should match"):
         ours.predict(frame[["b", "a", "c", "d"]])
+
+
+LABEL_KINDS = {
+    "binary ints": np.array([3, 7, 7, 3, 7, 3]),
+    "binary strings": np.array(["no", "yes", "yes", "no", "no", "yes"]),
+    "binary bools": np.array([True, False, True, True, False, False]),
+    "multiclass negative ints": np.array([-1, 0, 2, 2, -1, 0]),
+    "multiclass floats": np.array([0.0, 1.0, 2.0, 0.0, 2.0, 1.0]),
+    "multiclass strings": np.array(["ant", "cat", "bee", "cat", "ant", "bee"]),
+    "multiclass objects": np.array(["ant", "cat", "bee", "cat", "ant", "bee"], dtype=object),
+}
+
+
+@pytest.mark.parametrize("kind", LABEL_KINDS)
+def test_targets_are_encoded_as_label_binarizer_encodes_them(kind):
+    """The training targets Y are LabelBinarizer's 0/1 matrix, for fit and partial_fit."""
+    from sklearn.preprocessing import LabelBinarizer
+
+    y = LABEL_KINDS[kind]
+    X = np.arange(2 * len(y), dtype=float).reshape(len(y), 2)
+    clf = FNNClassifier((3,), max_iter=1, random_state=0)
+    _, Y, _ = clf._validate_input(X, y, incremental=False, reset=True)
+    assert Y.dtype == bool
+    assert_array_equal(Y, LabelBinarizer().fit(y).transform(y))
+    # partial_fit with more classes than this chunk has: one column per declared class.
+    classes = np.unique(y)
+    chunk = y[y == classes[0]]
+    clf = FNNClassifier((3,), max_iter=1, random_state=0)
+    _, Y, _ = clf._validate_input(X[: len(chunk)], chunk, incremental=True, reset=True,
+                                  classes=classes)
+    assert_array_equal(Y, LabelBinarizer().fit(classes).transform(chunk))
