@@ -359,6 +359,8 @@ def fit_namespace(X):
     converted to, highest precision first: float64 where the device supports
     it, float32 otherwise (integer X becomes the first).
     """
+    if isinstance(X, np.ndarray):  # numpy under any configuration (and no lookup)
+        return np, None, (np.float64, np.float32)
     if _library(X, "torch") is not None and str(X.layout) != "torch.strided":
         raise ValueError(
             f"X is a sparse PyTorch tensor ({X.layout}); sparse input is numpy-only: give a "
@@ -396,6 +398,8 @@ def follow(X, *arrays):
     follows X. Without dispatch (or before scikit-learn 1.9) they are returned as
     they are, for validation to turn into numpy arrays.
     """
+    if all(a is None for a in arrays):  # nothing to move (and no lookup)
+        return arrays[0] if len(arrays) == 1 else arrays
     xp, is_array_api, dev = get_namespace_and_device(X)
     if is_array_api and HAS_ARRAY_API and not sp.issparse(X):
         # Lists and DataFrames through numpy first: PyTorch would read Python floats as
