@@ -387,7 +387,7 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         term at the epoch's final weights, α‖W‖² / (2 m), m = Σ s of the
         training rows / the number of batches (L-BFGS: one batch of all rows).
         """
-        weights = run.X.shape[0] if run.sample_weight is None else run.sample_weight.sum()
+        weights = _engine.total_weight(run.X, run.sample_weight)
         if self.validation_scores_ is None:
             self.validation_scores_ = []
         if self.validation_loss_curve_ is None:
@@ -738,7 +738,7 @@ def _checked_weights(sample_weight, X, name):
         return None
     sample_weight = _check_sample_weight(_array_api.follow(X, sample_weight), X,
                                          ensure_non_negative=True)
-    if not array_namespace(sample_weight).sum(sample_weight) > 0:
+    if not _array_api.sum(sample_weight) > 0:
         raise ValueError(f"{name} sums to zero: at least one sample must have a positive "
                          "weight.")
     return sample_weight

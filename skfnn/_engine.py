@@ -36,6 +36,7 @@ import copy
 
 import numpy as np
 
+from . import _array_api
 from ._array_api import array_namespace, dot, empty, rows, ufuncs
 
 __all__ = [
@@ -333,7 +334,7 @@ def total_weight(X, sample_weight):
     """Σ s: the number of rows without weights."""
     if sample_weight is None:
         return X.shape[0]
-    return array_namespace(sample_weight).sum(sample_weight)
+    return _array_api.sum(sample_weight)
 
 
 def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace=None,

@@ -35,8 +35,8 @@ import scipy.optimize
 from sklearn.model_selection import train_test_split
 from sklearn.utils import gen_batches, shuffle as _shuffle
 
-from . import _engine
-from ._array_api import array_namespace, astype, on_device, rows, to_numpy
+from . import _array_api, _engine
+from ._array_api import astype, on_device, rows, to_numpy
 from ._hooks import call
 
 __all__ = ["Run", "ValidationSet", "batch_size", "fit_lbfgs", "fit_stochastic",
@@ -292,7 +292,7 @@ def split_validation(X, Y, sample_weight, *, fraction, stratify, random_state):
             "the size of your dataset."
         )
     for part, weights in (("training", sw_train), ("validation", sw_val)):
-        if weights is not None and not array_namespace(weights).sum(weights) > 0:
+        if weights is not None and not _array_api.sum(weights) > 0:
             raise ValueError(
                 f"early_stopping=True held out rows whose sample_weight leaves the {part} "
                 f"part with a total weight of 0. {advice}"

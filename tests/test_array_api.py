@@ -196,6 +196,17 @@ def test_array_api_strict_on_its_second_device_trains_the_numpy_model(solver):
     assert est.predict(strict(X)).device == array_api_strict.Device("device1")
 
 
+def test_array_api_strict_with_sample_weights_and_early_stopping_trains_the_numpy_model():
+    # array-api-strict's arrays have only the standard's functions (no .sum() method).
+    X, y = regression(n_targets=1)
+    w = np.linspace(0.5, 2.0, X.shape[0])
+    kwargs = params("adam", max_iter=8, early_stopping=True, alpha=0.01)
+    ref = FNNRegressor(**kwargs).fit(X, y, sample_weight=w)
+    est = FNNRegressor(**kwargs).fit(*strict(X, y), sample_weight=strict(w))
+    assert relative_gap(est.coefs_ + est.intercepts_, ref.coefs_ + ref.intercepts_) < 1e-10
+    assert_allclose(est.validation_loss_curve_, ref.validation_loss_curve_, rtol=1e-10)
+
+
 @pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu", "leaky_relu",
                                         "elu", "softplus", "gelu", "silu"])
 def test_every_builtin_activation_trains_on_torch_as_on_numpy(activation):
