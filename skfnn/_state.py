@@ -21,7 +21,6 @@ import numbers
 import warnings
 
 import numpy as np
-
 from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelBinarizer
 
@@ -72,7 +71,7 @@ def load_state(estimator, state):
     """
     name = type(estimator).__name__
     if not isinstance(state, dict):
-        raise ValueError(f"Cannot load this {name}: its state is a {type(state).__name__}, "
+        raise ValueError(  # noqa: TRY004 - a crafted state: the documented errorf"Cannot load this {name}: its state is a {type(state).__name__}, "
                          "not a dict.")
     state = dict(state)
     version = state.pop("_skfnn_version", "unknown")
@@ -81,7 +80,7 @@ def load_state(estimator, state):
             estimator_name=name, current_version=__version__, original_version=version))
     try:
         return _rebuilt(estimator, state)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes one documented error
+    except Exception as exc:
         problem = str(exc) if isinstance(exc, _Invalid) else f"{type(exc).__name__}: {exc}"
         raise ValueError(f"Cannot load this {name}: {problem}{version_hint(version)}") from exc
 
@@ -226,9 +225,8 @@ def _check_output(estimator, state, net):
     """out_activation_ names σ_L, which suits the estimator (its own rule: _check_output)."""
     out, stored = net.output, state["out_activation_"]
     name = out.name if type(out) in ACTIVATIONS.values() else out
-    if isinstance(stored, str) or isinstance(name, str):
-        if stored != name:
-            raise _Invalid(f"out_activation_ is {stored!r} but the network's output "
+    if (isinstance(stored, str) or isinstance(name, str)) and stored != name:
+        raise _Invalid(f"out_activation_ is {stored!r} but the network's output "
                            f"activation is {name!r}")
     probe = object.__new__(type(estimator))
     probe.__dict__.update(state)

@@ -37,6 +37,7 @@ True
 """
 
 import io
+import itertools
 import json
 import math
 import zipfile
@@ -184,7 +185,7 @@ def _fnn_limit(node):
     try:
         units = [json.loads(n["content"]) for n in
                  node["content"]["content"]["_net"]["content"]["layer_units"]["content"]]
-        limit = sum((a + 1) * b for a, b in zip(units[:-1], units[1:]))
+        limit = sum((a + 1) * b for a, b in itertools.pairwise(units))
     except (KeyError, TypeError, ValueError, IndexError):
         limit = None
     try:
@@ -374,7 +375,7 @@ def loads(data, *, trusted=(), max_bytes=MAX_BYTES):
         raise _corrupted(exc) from exc
     except ValueError:
         raise  # skfnn's own checks, which name the problem
-    except Exception as exc:  # noqa: BLE001 - a crafted node: one documented error
+    except Exception as exc:
         raise ValueError(f"The file holds a node that cannot be built: "
                          f"{type(exc).__name__}: {exc}" + _hint_versions(versions)) from exc
 

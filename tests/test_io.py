@@ -498,8 +498,8 @@ CRAFTED = [
     # Bombs, at small scale: 32 MiB of zeros compress to ~32 kB.
     ("bomb-beyond-the-architecture", "multiclass",
      _replace_array(("coefs_", 0), _zeros_writer(_npy_header((4096, 1024)), 32 * MB)), None,
-     r"coefs_\[0\] .*declares shape \(4096, 1024\), more values than the stored "
-     r"FNNClassifier's architecture allows in any of its arrays \(43, its number"),
+     (r"coefs_\[0\] .*declares shape \(4096, 1024\), more values than the stored "
+      r"FNNClassifier's architecture allows in any of its arrays \(43, its number")),
     ("bomb-beyond-max_bytes", "multiclass",
      _replace_array(("coefs_", 0), _zeros_writer(_npy_header((4, 5)), 32 * MB)), MB,
      r"inflates to more than max_bytes=1048576 bytes \(at .*coefs_\[0\]"),
