@@ -8,10 +8,12 @@ errors.
 """
 
 import copy
+import functools
 import io
 import json
 import pickle
 import sys
+import tracemalloc
 import warnings
 import zipfile
 
@@ -294,3 +296,292 @@ def test_without_skops_the_error_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "skops", None)
     with pytest.raises(ImportError, match=r'pip install "skfnn\[io\]"'):
         skfnn_io.dumps(BUILT_IN["regressor-huber-lbfgs"]())
+
+
+# ----------------------------------------------------------------------
+# Crafted nodes, inconsistent states, size bounds (every case: a ValueError
+# that names the problem, never another exception, never a wrong model)
+# ----------------------------------------------------------------------
+_IDS = iter(range(1, 10 ** 6))
+
+
+def _json_node(value):
+    return {"__class__": "str", "__module__": "builtins", "__loader__": "JsonNode",
+            "content": json.dumps(value), "is_json": True, "__id__": next(_IDS)}
+
+
+def _npy(array):
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _npy_header(shape, descr="<f8"):
+    """An npy header declaring ``shape`` of ``descr``, as np.save writes it (no data)."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return np.lib.format.magic(1, 0) + buffer.getvalue()[len(np.lib.format.magic(1, 0)):]
+
+
+def _zeros_writer(header, n_bytes):
+    """Write a member of ``header`` then ``n_bytes`` zeros, streamed (a small-scale bomb)."""
+    def write(f):
+        f.write(header)
+        chunk = bytes(1 << 20)
+        for start in range(0, n_bytes, len(chunk)):
+            f.write(chunk[: min(len(chunk), n_bytes - start)])
+    return write
+
+
+def _craft(data, edit=lambda fnn, schema: None, members=None, schema_padding=0):
+    """``data`` with its schema edited by ``edit(fnn_content, schema)``, and members.
+
+    ``members``: {name: bytes, or a writer ``f -> None`` streamed DEFLATE-compressed}.
+    """
+    source = zipfile.ZipFile(io.BytesIO(data))
+    schema = json.loads(source.read("schema.json"))
+    edit(schema["content"]["content"], schema)
+    members = {"schema.json": json.dumps(schema).encode() + b" " * schema_padding,
+               **(members or {})}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            if item.filename not in members:
+                target.writestr(item, source.read(item))
+        for name, content in members.items():
+            info = zipfile.ZipInfo(name)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with target.open(info, "w", force_zip64=True) as f:
+                content(f) if callable(content) else f.write(content)
+    return out.getvalue()
+
+
+def _array(fnn, *path):
+    """The schema node at ``path`` below an FNN's content (ints index lists)."""
+    node = fnn[path[0]]
+    for key in path[1:]:
+        node = node["content"][key]
+    return node
+
+
+def _replace_array(path, content, kind="numpy"):
+    """An edit that points the array at ``path`` to a new member holding ``content``."""
+    def edit(fnn, schema):
+        node = _array(fnn, *path)
+        node.update(file=f"crafted-{'-'.join(map(str, path))}.npy", __id__=next(_IDS))
+    return edit, {f"crafted-{'-'.join(map(str, path))}.npy": content}
+
+
+def _set_json(value, *path):
+    def edit(fnn, schema):
+        _array(fnn, *path).update(_json_node(value))
+    return edit
+
+
+def _set_version(version, edit):
+    def both(fnn, schema):
+        edit(fnn, schema)
+        fnn["_skfnn_version"].update(_json_node(version))
+    return both
+
+
+def _delete(*path):
+    def edit(fnn, schema):
+        parent = fnn if len(path) == 1 else _array(fnn, *path[:-1])["content"]
+        del parent[path[-1]]
+    return edit
+
+
+def _relabel(module, name):
+    def edit(fnn, schema):
+        schema["__module__"], schema["__class__"] = module, name
+    return edit
+
+
+def _classes(labels):
+    """Both copies of classes_ (the estimator's and its binarizer's) set to ``labels``."""
+    def edit(fnn, schema):
+        for node in (fnn["classes_"], fnn["_label_binarizer"]["content"]["content"]["classes_"]):
+            node.update(file="crafted-classes.npy", __id__=next(_IDS))
+    return edit, {"crafted-classes.npy": _npy(np.asarray(labels))}
+
+
+def _object_array(fnn, schema):
+    """coefs_[0] as an object array stored as JSON (skops' form for dtype=object)."""
+    fnn["coefs_"]["content"][0] = {
+        "__class__": "ndarray", "__module__": "numpy", "__loader__": "NdArrayNode",
+        "type": "json", "content": [_json_node(1.0)] * 20, "__id__": next(_IDS),
+        "shape": {"__class__": "tuple", "__module__": "builtins", "__loader__": "TupleNode",
+                  "content": [_json_node(20)], "__id__": next(_IDS)}}
+
+
+def _with(edit_members, then):
+    edit, members = edit_members
+
+    def both(fnn, schema):
+        edit(fnn, schema)
+        then(fnn, schema)
+    return both, members
+
+
+MB = 1 << 20
+_SOFTMAX = _set_json("softmax", "_net", "sigmas", 1, "name")
+# (case, base model, edit or (edit, members), max_bytes, expected words in the error)
+CRAFTED = [
+    ("activation-of-a-newer-skfnn", "multiclass",
+     _set_version("9.0", _set_json("mish", "_net", "sigmas", 0, "name")), None,
+     r"unknown activation 'mish'.*written by skfnn 9\.0.*version mismatch"),
+    ("unknown-loss", "multiclass", _set_json("focal", "_net", "loss", "name"), None,
+     r"unknown loss 'focal' \(this skfnn knows .*'log_loss'.*edited or corrupted"),
+    ("older-state-layout", "multiclass", _set_version("0.0.1", _delete("_net", "init")), None,
+     r"_net\) lacks \['init'\].*skfnn 0\.0\.1.*version mismatch"),
+    ("piece-kind-unknown", "multiclass", _set_json("optimizer", "_net", "sigmas", 0,
+                                                  "__skfnn__"), None, r"cannot read"),
+    ("coefs_-removed", "multiclass", _delete("coefs_"), None, r"lacks \['coefs_'\]"),
+    ("_net-removed", "multiclass", _delete("_net"), None, r"lacks \['_net'\]"),
+    ("layer-units-a-string", "multiclass", _set_json("4", "_net", "layer_units", 0), None,
+     r"layer_units must be two or more positive integers"),
+    ("layer-units-huge", "multiclass", _set_json(10 ** 9, "_net", "layer_units", 1), None,
+     r"hidden_layer_sizes is \[5\] but .*make it \[1000000000\]"),
+    ("n_features_in_-edited", "multiclass", _set_json(5, "n_features_in_"), None,
+     r"n_features_in_ is 5 but the network's layer sizes \[4, 5, 3\] make it 4"),
+    ("n_features_in_-a-string", "multiclass", _set_json("four", "n_features_in_"), None,
+     r"n_features_in_ is 'four'"),
+    ("n_outputs_-edited", "multiclass", _set_json(4, "n_outputs_"), None,
+     r"n_outputs_ is 4"),
+    ("hidden_layer_sizes-edited", "multiclass", _set_json([7], "hidden_layer_sizes"), None,
+     r"hidden_layer_sizes is \[7\]"),
+    ("2-classes-for-3-outputs", "multiclass", _classes([0, 1]), None,
+     r"2 classes_ and 3 output units do not fit a multiclass target"),
+    ("4-classes-for-3-outputs", "multiclass", _classes([0, 1, 2, 3]), None,
+     r"4 classes_ and 3 output units"),
+    ("3-classes-for-1-output", "binary", _classes([0, 1, 2]), None,
+     r"3 classes_ and 1 output units do not fit a binary target"),
+    ("classes_-differs-from-binarizer", "multiclass",
+     _replace_array(("classes_",), _npy(np.array([0, 1, 7]))), None,
+     r"classes_ .* differs from the label binarizer's"),
+    ("classifier-relabelled-regressor", "multiclass",
+     _relabel("skfnn._regressor", "FNNRegressor"), None,
+     r"FNNRegressor: the state holds a classifier's labels"),
+    ("regressor-relabelled-classifier", "regressor",
+     _relabel("skfnn._classifier", "FNNClassifier"), None, r"lacks .*'classes_'"),
+    ("out_activation_-edited", "multiclass", _set_json("logistic", "out_activation_"), None,
+     r"out_activation_ is 'logistic' but the network's output activation is 'softmax'"),
+    ("softmax-on-a-binary-target", "binary",
+     lambda fnn, s: (_SOFTMAX(fnn, s), _set_json("softmax", "out_activation_")(fnn, s)),
+     None, r"does not suit an FNNClassifier.*couples the output units"),
+    ("coefs-transposed", "multiclass", _replace_array(("coefs_", 0), _npy(np.ones((5, 4)))),
+     None, r"no longer match the fitted architecture \[4, 5, 3\]"),
+    ("coefs-strings", "multiclass",
+     _replace_array(("coefs_", 0), _npy(np.full((4, 5), "1.0"))), None, r"holds <U3 values"),
+    ("coefs-complex", "multiclass",
+     _replace_array(("coefs_", 0), _npy(np.ones((4, 5), complex))), None, r"complex128"),
+    ("coefs-object-json", "multiclass", _object_array, None,
+     r"no longer match|holds object values"),
+    ("coefs-object-npy", "multiclass",
+     _replace_array(("coefs_", 0), _npy_header((4, 5), "|O") + bytes(160)), None,
+     r"coefs_\[0\] \(member .*\) declares object values"),
+    ("huge-declared-shape", "multiclass",
+     _replace_array(("coefs_", 0), _npy_header((10 ** 6, 2 * 10 ** 6)) + bytes(160)), None,
+     r"declares shape \(1000000, 2000000\) of float64 \(16000000000000 bytes\) but holds 160"),
+    ("optimizer-unknown", "multiclass", _set_json("RMSProp", "_optimizer", "class"), None,
+     r"unknown optimizer 'RMSProp'"),
+    ("adam-moment-shape", "multiclass",
+     _replace_array(("_optimizer", "m"), _npy(np.zeros(3))), None,
+     r"_optimizer's m has shape \(3,\), not \(43,\)"),
+    ("member-missing", "multiclass",
+     lambda fnn, s: _array(fnn, "coefs_", 0).update(file="absent.npy", __id__=next(_IDS)),
+     None, r"not a complete skops file"),
+    ("node-without-loader", "multiclass",
+     lambda fnn, s: (fnn["n_iter_"].pop("__loader__"), fnn["n_iter_"].update(__id__=0)), None, r"not a complete skops file"),
+    # Bombs, at small scale: 32 MiB of zeros compress to ~32 kB.
+    ("bomb-beyond-the-architecture", "multiclass",
+     _replace_array(("coefs_", 0), _zeros_writer(_npy_header((4096, 1024)), 32 * MB)), None,
+     (r"coefs_\[0\] .*declares shape \(4096, 1024\), more values than the stored "
+      r"FNNClassifier's architecture allows in any of its arrays \(43, its number")),
+    ("bomb-beyond-max_bytes", "multiclass",
+     _replace_array(("coefs_", 0), _zeros_writer(_npy_header((4, 5)), 32 * MB)), MB,
+     r"inflates to more than max_bytes=1048576 bytes \(at .*coefs_\[0\]"),
+    ("schema-bomb", "multiclass", lambda fnn, s: None, MB,
+     r"inflates to more than max_bytes=1048576 bytes \(at schema.json"),
+]
+
+
+@functools.cache
+def _base_file(kind):
+    if kind == "regressor":
+        return skfnn_io.dumps(BUILT_IN["regressor-validation"]())
+    y = Y_IRIS if kind == "multiclass" else Y_IRIS == 0
+    return skfnn_io.dumps(quiet(FNNClassifier((5,), max_iter=5, random_state=0).fit,
+                                X_IRIS, y))
+
+
+@pytest.mark.parametrize("case, base, edit, max_bytes, words", CRAFTED,
+                         ids=[case[0] for case in CRAFTED])
+def test_a_crafted_file_is_refused_with_a_value_error_that_names_the_problem(
+        case, base, edit, max_bytes, words):
+    edit, members = edit if isinstance(edit, tuple) else (edit, None)
+    padding = 32 * MB if case == "schema-bomb" else 0
+    crafted = _craft(_base_file(base), edit, members, schema_padding=padding)
+    bound = {} if max_bytes is None else {"max_bytes": max_bytes}
+    tracemalloc.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", InconsistentVersionWarning)
+            with pytest.raises(ValueError, match=words):
+                skfnn_io.loads(crafted, **bound)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # Nothing of the declared sizes was decompressed or allocated: a few times the file.
+    assert peak < 8 * MB + 4 * len(crafted)
+
+
+def test_the_size_bound_counts_every_member_once():
+    data = _base_file("multiclass")
+    total = sum(info.file_size for info in zipfile.ZipFile(io.BytesIO(data)).infolist())
+    skfnn_io.loads(data, max_bytes=total)  # exactly the bound: loads
+    with pytest.raises(ValueError, match=f"max_bytes={total - 1}"):
+        skfnn_io.loads(data, max_bytes=total - 1)
+
+
+def test_compressed_files_load():
+    est = BUILT_IN["multilabel-per-layer"]()
+    data = skops.io.dumps(est, compression=zipfile.ZIP_DEFLATED)
+    _same_model(est, skfnn_io.loads(data), X_ML)
+
+
+def _setstate(cls, state):
+    """What unpickling does: a bare instance, then __setstate__."""
+    est = cls.__new__(cls)
+    est.__setstate__(state)
+    return est
+
+
+def _edited_state(edit, kind="multiclass"):
+    est = skfnn_io.loads(_base_file(kind))
+    state = est.__getstate__()
+    edit(state)
+    return state
+
+
+@pytest.mark.parametrize("edit, cls, words", [
+    (lambda s: s["_net"]["sigmas"][0].update(name="mish", _=s.update(_skfnn_version="9.0")),
+     FNNClassifier, r"unknown activation 'mish'.*skfnn 9\.0.*version mismatch"),
+    (lambda s: s["_net"].pop("init"), FNNClassifier, r"lacks \['init'\]"),
+    (lambda s: None, FNNRegressor, r"classifier's labels"),
+    (lambda s: s.update(classes_=np.array([0, 1])), FNNClassifier, r"differs from the label"),
+    (lambda s: s["_net"]["layer_units"].__setitem__(1, 10 ** 9), FNNClassifier,
+     r"hidden_layer_sizes is \[5\]"),
+    (lambda s: s["coefs_"].__setitem__(0, np.full((4, 5), "1.0")), FNNClassifier,
+     r"holds <U3 values"),
+    (lambda s: s.update(_optimizer={**s["_optimizer"], "class": "RMSProp"}), FNNClassifier,
+     r"unknown optimizer"),
+], ids=["unknown-activation", "older-layout", "relabelled", "classes", "huge-layer",
+        "string-weights", "optimizer"])
+def test_unpickling_a_crafted_state_is_refused_with_a_value_error(edit, cls, words):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InconsistentVersionWarning)
+        with pytest.raises(ValueError, match=words):
+            _setstate(cls, _edited_state(edit))
