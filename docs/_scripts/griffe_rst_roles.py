@@ -12,6 +12,9 @@ This extension rewrites each role before the docstring is parsed:
   scikit-learn's ``objects.inv`` cannot be fetched by an offline build;
 - anything else (a private helper, numpy) becomes inline code.
 
+It also drops the special members (``__doc__``, ``__module__``...) that dynamic
+analysis lists in classes.
+
 Loaded by mkdocs.yml (``extensions:`` of the python handler); it imports skfnn.
 """
 
@@ -26,6 +29,7 @@ import griffe
 PUBLIC_MODULES = ("skfnn.activations", "skfnn.losses", "skfnn.gradcheck", "skfnn.io",
                   "skfnn.onnx", "skfnn.plotting", "skfnn.exceptions", "skfnn")
 SKLEARN_DOCS = "https://scikit-learn.org/stable/"
+DUNDER = re.compile(r"^__(?!init__$|call__$)\w+__$")  # not __init__, __call__
 ROLE = re.compile(r":(?:py:)?(class|func|meth|attr|data|mod|obj|exc):`(~?)([\w.]+)(?:\(\))?`")
 
 
@@ -93,6 +97,11 @@ class RstRoles(griffe.Extension):
     def _rewrite(self, obj):
         if obj.docstring is not None:
             obj.docstring.value = ROLE.sub(lambda m: self._link(obj, m), obj.docstring.value)
+        if obj.is_class:
+            # Dynamic analysis (the estimators' docstrings are assembled at import time)
+            # also finds __doc__, __module__, __annotations__: not API.
+            for name in [name for name in obj.members if DUNDER.match(name)]:
+                del obj.members[name]
         for member in obj.members.values():
             if not member.is_alias:
                 self._rewrite(member)

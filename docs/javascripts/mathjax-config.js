@@ -1,7 +1,7 @@
 // MathJax 3 for pymdownx.arithmatex (generic mode): the page's \( \) and \[ \] spans.
 // MathJax itself is vendored in docs/javascripts/mathjax (the npm package mathjax
-// 3.2.2, es5/tex-chtml.js and its woff-v2 fonts; Apache-2.0, LICENSE beside it), so the
-// site renders mathematics without a network.
+// 3.2.2, es5/tex-svg.js, which draws glyphs as SVG paths and so needs no font files;
+// Apache-2.0, LICENSE beside it), so the site renders mathematics without a network.
 window.MathJax = {
   tex: {
     inlineMath: [["\\(", "\\)"]],
