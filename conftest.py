@@ -24,4 +24,4 @@ def pytest_ignore_collect(collection_path, config):
         return not HAS_CALLBACKS
     if collection_path.name == "array_api.md":
         return not (dispatch_possible() and find_spec("torch") is not None)
-    return False
+    return None  # pytest decides: False would override --ignore and norecursedirs

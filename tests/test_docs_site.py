@@ -1,0 +1,53 @@
+"""What the documentation site's build relies on (the build itself runs in .ci/run).
+
+- The estimators' docstrings are valid numpydoc for Sphinx as well as for
+  mkdocstrings: a bare word ending in an underscore, such as n_features_in_, is an
+  RST hyperlink reference, and Sphinx fails on its missing target.
+- pytest's ``norecursedirs`` keeps the gallery's scripts (examples/ and their copies
+  in docs/generated/) out of ``--doctest-modules``, which would run them on import:
+  the repository's conftest.py must leave those paths to pytest.
+"""
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from skfnn import FNNClassifier, FNNRegressor
+
+ROOT = Path(__file__).resolve().parents[1]
+# A numpydoc entry line, "name : type" (or "name1, name2 : type"); the names are not RST.
+ENTRY = re.compile(r"^\s*[\w, ]+ : ")
+LITERAL = re.compile(r"``.*?``")
+# A word ending in "_", followed by what may end RST inline markup (whitespace, the end,
+# or closing punctuation): RST's `name_` hyperlink reference.
+REFERENCE = re.compile(r"(?<![\w`])[A-Za-z]\w*_(?=\s|$|[-.,:;!?\\/'\")\]}>])")
+
+
+def rst_references(docstring):
+    """The bare ``word_`` references of a docstring, outside ``literals``."""
+    found = []
+    for line in docstring.splitlines():
+        text = LITERAL.sub("", ENTRY.sub("", line))
+        found += REFERENCE.findall(text)
+    return found
+
+
+def test_rst_references_finds_bare_words_and_skips_names_and_literals():
+    doc = ("    coefs_ : list\n        See ``intercepts_`` and n_iter_.\n"
+           "    x : shape (n_features_in_,)\n        W of shape (n_{l-1}, n_l)\n")
+    assert rst_references(doc) == ["n_iter_", "n_features_in_"]
+
+
+@pytest.mark.parametrize("estimator", [FNNClassifier, FNNRegressor])
+def test_estimator_docstrings_have_no_bare_rst_references(estimator):
+    assert rst_references(estimator.__doc__) == []
+
+
+def test_conftest_leaves_other_paths_to_pytest():
+    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest)
+    for path in ("docs/generated/gallery/plot_01.py", "examples/plot_01.py", "docs/index.md"):
+        assert conftest.pytest_ignore_collect(ROOT / path, config=None) is None
