@@ -15,7 +15,7 @@ from sklearn.utils.validation import column_or_1d
 
 from . import _array_api, _docstrings
 from ._array_api import array_namespace, concat, on_device, to_numpy
-from ._base import BaseFNN
+from ._base import BaseFNN, transactional
 from ._sklearn_compat import (
     StrOptions,
     _check_partial_fit_first_call,
@@ -314,6 +314,7 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
         return log_p - logsumexp(log_p, axis=1, keepdims=True)
 
     @available_if(lambda est: est._check_solver())
+    @transactional
     @with_callbacks
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):

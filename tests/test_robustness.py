@@ -41,6 +41,7 @@ from sklearn.utils.validation import check_is_fitted
 import skfnn
 from skfnn import Activation, FNNClassifier, FNNRegressor, check_gradients
 from skfnn import activations as skfnn_activations
+from skfnn._sklearn_compat import HAS_CALLBACKS
 from skfnn import losses as skfnn_losses
 from skfnn.activations import Logistic, Softmax
 
@@ -804,10 +805,15 @@ def test_no_false_alarm_from_one_outlier_in_y(solver):
 # ======================================================================
 # 6. A failed fit changes nothing
 # ======================================================================
+#: Held by identity, not compared by value: the parameters, the network, the callbacks
+#: (which a callback may change while it runs: they are the user's objects).
+_SAME_OBJECTS = {"_net", "_skl_callbacks"}
+
+
 def snapshot(est):
     """What must survive a failed call: a deep copy of the state, and the objects themselves."""
-    params = set(est.get_params(deep=False))
-    state = {k: copy.deepcopy(v) for k, v in vars(est).items() if k not in params and k != "_net"}
+    params = set(est.get_params(deep=False)) | _SAME_OBJECTS
+    state = {k: copy.deepcopy(v) for k, v in vars(est).items() if k not in params}
     objects = dict(vars(est))
     arrays = list(getattr(est, "coefs_", [])) + list(getattr(est, "intercepts_", []))
     return state, objects, arrays
@@ -821,6 +827,8 @@ def assert_unchanged(est, before):
             assert_equal_state(vars(est)[k], state[k], k)
         else:  # parameters and the network: the very same objects
             assert vars(est)[k] is v, k
+    if not hasattr(est, "coefs_"):
+        return
     assert all(a is b for a, b in zip(est.coefs_ + est.intercepts_, arrays))
     assert all(W.base is est._theta for W in est.coefs_ + est.intercepts_)
 
@@ -1004,6 +1012,168 @@ def test_keyboard_interrupt_in_lbfgs_keeps_the_last_completed_iterate():
     ref = FNNRegressor((5,), activation="tanh", solver="lbfgs", alpha=0.01, max_iter=100,
                        random_state=0).fit(X, y)
     assert_allclose(est.loss_curve_, ref.loss_curve_[:est.n_iter_], rtol=1e-10)
+
+
+# ----------------------------------------------------------------------
+# Fault injection: every exception a fit raises, wherever it comes from
+# ----------------------------------------------------------------------
+class CallbackFault(Exception):
+    """Raised by :class:`RaisingCallback`: no other code raises it."""
+
+
+class RaisingCallback:
+    """A scikit-learn FitCallback that raises :class:`CallbackFault` at one hook point.
+
+    ``point`` is (hook, task, n): the n-th call of ``hook`` ("setup", "begin",
+    "end", "teardown") for ``task`` ("root": the fit; "sub": an epoch or L-BFGS
+    iteration; None for setup and teardown).
+    """
+
+    def __init__(self, point):
+        self.point, self.seen = point, {}
+
+    def _reached(self, hook, context=None):
+        task = None if context is None else ("root" if context.parent is None else "sub")
+        key = (hook, task)
+        self.seen[key] = self.seen.get(key, 0) + 1
+        if (hook, task, self.seen[key]) == self.point:
+            raise CallbackFault(f"{self.point} reached")
+
+    def setup(self, estimator, context):
+        self._reached("setup")
+
+    def teardown(self, estimator, context):
+        self._reached("teardown")
+
+    def on_fit_task_begin(self, estimator, context, **kwargs):
+        self._reached("begin", context)
+
+    def on_fit_task_end(self, estimator, context, **kwargs):
+        self._reached("end", context)
+        return False
+
+
+_HOOK_POINTS = [("setup", None, 1), ("begin", "root", 1), ("begin", "sub", 1),
+                ("end", "sub", 1), ("begin", "sub", 2), ("end", "sub", 2),
+                ("end", "root", 1), ("teardown", None, 1)]
+
+
+def _fault_cases():
+    """(point, solver, method, start) for every hook point a call reaches."""
+    cases = []
+    for point in _HOOK_POINTS:
+        for solver in SOLVERS:
+            for method, starts in (("fit", ("fresh", "fitted", "warm_start")),
+                                   ("partial_fit", ("fresh", "fitted"))):
+                if method == "partial_fit" and (solver == "lbfgs" or point[2] > 1):
+                    continue  # no partial_fit for L-BFGS; one epoch per partial_fit call
+                cases += [(point, solver, method, start) for start in starts]
+    return cases
+
+
+def _started(Estimator, solver, method, start, X, y):
+    """A fresh estimator, or one already fitted (by ``method``), for the fault cases."""
+    est = Estimator((4,), solver=solver, max_iter=3, batch_size=20,
+                    warm_start=start == "warm_start", random_state=0)
+    first = dict(classes=[0, 1]) if Estimator is FNNClassifier and method == "partial_fit" \
+        else {}
+    if start != "fresh":
+        getattr(est, method)(X, y, **first)
+    return est, first if start == "fresh" else {}
+
+
+def assert_failed_call_changed_nothing(est, call, error, match):
+    """``call()`` raises ``error``; est is exactly as before: state by value, objects by
+    identity, and an unfitted estimator still unfitted."""
+    fitted = hasattr(est, "coefs_")
+    before = snapshot(est)
+    prediction = est.predict(est._fault_X) if fitted else None
+    with pytest.raises(error, match=match):
+        call()
+    assert_unchanged(est, before)
+    if fitted:
+        assert_array_equal(est.predict(est._fault_X), prediction)
+    else:
+        with pytest.raises(NotFittedError):
+            check_is_fitted(est)
+
+
+@pytest.mark.skipif(not HAS_CALLBACKS, reason="sklearn.callback needs scikit-learn >= 1.9")
+@pytest.mark.parametrize("Estimator", [FNNRegressor, FNNClassifier])
+@pytest.mark.parametrize("point, solver, method, start", _fault_cases(), ids=str)
+def test_a_callback_raising_at_any_hook_point_leaves_the_estimator_as_it_was(
+        Estimator, point, solver, method, start):
+    """Issue 18, item 1: the root task's end and the teardown ran outside the rollback."""
+    X, y = classification_data()
+    est, first = _started(Estimator, solver, method, start, X, y)
+    est.set_callbacks(RaisingCallback(point))
+    est._fault_X = X[:5]  # plain state: it must survive too
+    assert_failed_call_changed_nothing(est, lambda: getattr(est, method)(X, y, **first),
+                                       CallbackFault, "reached")
+    del est._fault_X
+    # The same callback list, with nothing raising, trains as before the failure.
+    est.set_callbacks(RaisingCallback(None))
+    getattr(est, method)(X, y, **first)
+    assert np.isfinite(est.loss_)
+
+
+class CountingLoss(PlainSquaredError):
+    """½‖a − y‖² raising RuntimeError on the ``at``-th call of ``method``."""
+
+    def __init__(self, method, at):
+        self.method, self.at, self.calls = method, at, 0
+
+    def _count(self, method):
+        if method == self.method:
+            self.calls += 1
+            if self.calls == self.at:
+                raise RuntimeError(f"loss {method} failed at call {self.calls}")
+
+    def __call__(self, y, a, sample_weight=None):
+        self._count("__call__")
+        return super().__call__(y, a, sample_weight)
+
+    def gradient(self, y, a):
+        self._count("gradient")
+        return super().gradient(y, a)
+
+    def delta(self, y, z, a, activation):
+        self._count("delta")
+        return super().delta(y, z, a, activation)
+
+
+class FailingScorer:
+    """A scoring callable that raises on its ``at``-th call."""
+
+    def __init__(self, at):
+        self.at, self.calls = at, 0
+
+    def __call__(self, estimator, X, y, sample_weight=None):
+        self.calls += 1
+        if self.calls == self.at:
+            raise RuntimeError(f"scorer failed at call {self.calls}")
+        return -float(np.mean((estimator.predict(X) - y) ** 2))
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("start", ["fresh", "fitted", "warm_start"])
+@pytest.mark.parametrize("fault", ["__call__", "gradient", "delta", "scorer"])
+def test_a_fault_later_in_training_leaves_the_estimator_as_it_was(solver, start, fault):
+    """A custom loss failing on its n-th call, or a scorer on its n-th epoch (X_val)."""
+    X, y = regression_data()
+    est = FNNRegressor((4,), solver=solver, max_iter=6, batch_size=20, tol=0,
+                       n_iter_no_change=100, warm_start=start == "warm_start",
+                       loss=CountingLoss(None, None), scoring=FailingScorer(None),
+                       random_state=0)
+    if start != "fresh":
+        est.fit(X, y, X_val=X[:10], y_val=y[:10])
+    est._fault_X = X[:5]
+    if fault == "scorer":
+        est.scoring.at = est.scoring.calls + 3
+    else:
+        est.loss.method, est.loss.calls, est.loss.at = fault, 0, 5
+    assert_failed_call_changed_nothing(
+        est, lambda: est.fit(X, y, X_val=X[:10], y_val=y[:10]), RuntimeError, "failed at")
 
 
 # ======================================================================
