@@ -235,11 +235,8 @@ class DivergenceGuard(Hook):
             run.stop = "diverged"
 
     def end(self, run):
-        if self.problem is None and not all_finite(run.theta):
-            self.problem = "the final weights are not finite"
-        if self.problem is None and not all_finite(run.estimator._forward_output(
-                rows(run.X, slice(0, min(256, run.X.shape[0]))), check_input=False)):
-            self.problem = "the final network's outputs overflow (the weights are too large)"
+        if self.problem is None:
+            self.problem = self._final_problem(run)
         if self.problem is None:
             return
         advice = (f"; learning_rate_init={run.estimator.learning_rate_init!r} may be too "
@@ -247,6 +244,27 @@ class DivergenceGuard(Hook):
                   "; check the data, alpha and the loss for values that overflow")
         raise ValueError(f"{SKLEARN_DIVERGENCE_MESSAGE} skfnn: training diverged: "
                          f"{self.problem}{advice}.")
+
+
+    @staticmethod
+    def _final_problem(run):
+        """What is wrong with the fit's outcome, or None.
+
+        L-BFGS may end without one completed iteration (scipy's line search
+        finds nothing finite from the first point): no ``epoch_end`` has seen
+        its loss, so the first and the final ones are checked here.
+        """
+        start, loss = run.reference_loss, getattr(run.estimator, "loss_", None)
+        if start is not None and not np.isfinite(start):
+            return f"the training loss was {start} at the first evaluation"
+        if loss is not None and not np.isfinite(loss):
+            return f"the final training loss is {loss}"
+        if not all_finite(run.theta):
+            return "the final weights are not finite"
+        if not all_finite(run.estimator._forward_output(
+                rows(run.X, slice(0, min(256, run.X.shape[0]))), check_input=False)):
+            return "the final network's outputs overflow (the weights are too large)"
+        return None
 
 
 class MaxIterWarning(Hook):
@@ -272,7 +290,9 @@ class LbfgsOutcome(Hook):
         elif not est.loss_curve_:
             est.loss_ = run.reference_loss
         est.best_loss_ = min(est.loss_curve_, default=est.loss_)
-        if result is not None and result.status != 0 and run.stop is None:
+        # A non-finite outcome is the divergence guard's error, not a convergence warning.
+        if result is not None and result.status != 0 and run.stop is None \
+                and np.isfinite(result.fun):
             message = result.message
             if isinstance(message, bytes):
                 message = message.decode("latin1")

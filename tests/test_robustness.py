@@ -733,6 +733,34 @@ def test_lbfgs_divergence_does_not_blame_the_learning_rate():
     assert_divergence_message(str(error.value), stochastic=False)
 
 
+@pytest.mark.parametrize("Estimator, solver", [
+    (FNNRegressor, "sgd"), (FNNRegressor, "adam"), (FNNRegressor, "lbfgs"),
+    # Adam's steps are bounded by learning_rate_init: on X × 1e300 a classifier's clipped
+    # log-loss stays finite and the weights barely move (scikit-learn's too): no divergence.
+    (FNNClassifier, "sgd"), (FNNClassifier, "lbfgs")])
+@pytest.mark.parametrize("start", ["fresh", "fitted", "warm_start"])
+def test_overflowing_data_raises_the_divergence_error_for_every_solver(Estimator, solver,
+                                                                       start):
+    """Issue 18, item 6: L-BFGS's first evaluation overflowed (the regressor's loss, the
+    classifier's gradient), scipy stopped at once, and the fit kept its random initial
+    weights with loss_ = nan and only a ConvergenceWarning."""
+    X, y = classification_data() if Estimator is FNNClassifier else regression_data()
+    est = Estimator((5,), solver=solver, max_iter=20, warm_start=start == "warm_start",
+                    random_state=0)
+    if start != "fresh":
+        est.fit(X, y)
+    est._fault_X = X[:5]
+    huge_y = y if Estimator is FNNClassifier else y * 1e200
+    with np.errstate(all="ignore"):
+        assert_failed_call_changed_nothing(est, lambda: est.fit(X * 1e300, huge_y),
+                                           ValueError, "diverged")
+        with pytest.raises(ValueError) as error, warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            est.fit(X * 1e300, huge_y)
+    assert_divergence_message(str(error.value), stochastic=solver != "lbfgs")
+    assert not [w for w in seen if "failed to converge" in str(w.message)]  # the error says it
+
+
 def test_partial_fit_divergence_raises_and_keeps_the_previous_model():
     X, y = make_regression(n_samples=60, n_features=4, noise=1.0, random_state=0)
     est = FNNRegressor((5,), solver="sgd", learning_rate_init=1e-3, batch_size=20,
