@@ -393,6 +393,7 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
             hooks.append(_hooks.MaxIterWarning())
         if not stochastic:
             hooks.insert(0, _hooks.LbfgsOutcome())
+            hooks.append(_hooks.LbfgsWarning())
         return hooks
 
     def _validation_monitor(self, run, validation, n_batches):

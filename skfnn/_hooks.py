@@ -38,6 +38,7 @@ __all__ = [
     "History",
     "Hook",
     "LbfgsOutcome",
+    "LbfgsWarning",
     "MaxIterWarning",
     "NoImprovementStop",
     "TrainingLossPlateau",
@@ -207,8 +208,10 @@ class DivergenceGuard(Hook):
     :data:`EXPLOSION_FACTOR` times over the fit's first; or a weight beyond
     what the dtype can train with, finfo(dtype).max ** (1/4) (about 1e77 in
     float64, 4e9 in float32: the products of such weights overflow within a
-    few layers). At the end, also a network whose outputs on the first
-    training rows are not finite.
+    few layers). At the end, also a first loss that is not finite, an L-BFGS
+    first gradient beyond that bound (L-BFGS may stop before one iteration,
+    unseen by ``epoch_end``), a final loss or weights that are not finite,
+    or a network whose outputs on the first training rows are not.
     """
 
     def __init__(self, stochastic):
@@ -228,7 +231,7 @@ class DivergenceGuard(Hook):
                             f"{typical:.3g} (a typical batch) at iteration {at}")
         elif not np.isfinite(largest):
             self.problem = f"the weights became non-finite at iteration {at}"
-        elif largest > xp.finfo(run.theta.dtype).max ** 0.25:
+        elif largest > _trainable(run.theta):
             self.problem = (f"a weight reached {largest:.3g} at iteration {at}, beyond what "
                             f"{run.theta.dtype} can train with")
         if self.problem is not None:
@@ -255,8 +258,12 @@ class DivergenceGuard(Hook):
         its loss, so the first and the final ones are checked here.
         """
         start, loss = run.reference_loss, getattr(run.estimator, "loss_", None)
+        slope = run.reference_gradient
         if start is not None and not np.isfinite(start):
             return f"the training loss was {start} at the first evaluation"
+        if slope is not None and not slope <= _trainable(run.theta):
+            return (f"the gradient at the first evaluation reached {slope:.3g}, beyond what "
+                    f"{run.theta.dtype} can train with")
         if loss is not None and not np.isfinite(loss):
             return f"the final training loss is {loss}"
         if not all_finite(run.theta):
@@ -265,6 +272,12 @@ class DivergenceGuard(Hook):
                 rows(run.X, slice(0, min(256, run.X.shape[0]))), check_input=False)):
             return "the final network's outputs overflow (the weights are too large)"
         return None
+
+
+def _trainable(theta):
+    """The largest weight (or L-BFGS's first gradient entry) θ's dtype can train with:
+    finfo.max ** (1/4), as products of such numbers overflow within a few layers."""
+    return float(array_namespace(theta).finfo(theta.dtype).max) ** 0.25
 
 
 class MaxIterWarning(Hook):
@@ -280,7 +293,7 @@ class MaxIterWarning(Hook):
 
 
 class LbfgsOutcome(Hook):
-    """Sets the fitted attributes from scipy's result, and warns if L-BFGS did not converge."""
+    """Sets the fitted attributes from scipy's result."""
 
     def end(self, run):
         est, result = run.estimator, run.result
@@ -290,9 +303,17 @@ class LbfgsOutcome(Hook):
         elif not est.loss_curve_:
             est.loss_ = run.reference_loss
         est.best_loss_ = min(est.loss_curve_, default=est.loss_)
-        # A non-finite outcome is the divergence guard's error, not a convergence warning.
-        if result is not None and result.status != 0 and run.stop is None \
-                and np.isfinite(result.fun):
+
+
+class LbfgsWarning(Hook):
+    """scikit-learn's ConvergenceWarning when L-BFGS stopped without converging.
+
+    After the divergence guard: a diverged fit gets its error, not this warning.
+    """
+
+    def end(self, run):
+        est, result = run.estimator, run.result
+        if result is not None and result.status != 0 and run.stop is None:
             message = result.message
             if isinstance(message, bytes):
                 message = message.decode("latin1")

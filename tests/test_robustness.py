@@ -645,6 +645,140 @@ def test_a_softmax_subclass_either_works_or_gets_a_clear_error():
     assert check_gradients(clf, X, y).passed
 
 
+# ----------------------------------------------------------------------
+# Issue 18, item 5: the contract beyond shapes, and after the first step
+# ----------------------------------------------------------------------
+class SignFlippedDelta(PlainSquaredError):
+    """½‖a − y‖² whose gradient is right but whose δ^L has the wrong sign."""
+
+    def delta(self, y, z, a, activation):
+        return -super().delta(y, z, a, activation)
+
+
+class PlainCrossEntropy:
+    """−Σ_k y_k log a_k with a softmax output; ``sign`` = −1 gives δ^L = y − a (wrong)."""
+
+    def __init__(self, sign=1.0):
+        self.sign = sign
+
+    def __call__(self, y, a, sample_weight=None):
+        per_sample = -(y * np.log(a)).sum(axis=1)
+        return np.average(per_sample, weights=sample_weight)
+
+    def gradient(self, y, a):
+        return -y / a
+
+    def delta(self, y, z, a, activation):  # the canonical simplification for softmax
+        return self.sign * (a - y)
+
+    def __repr__(self):
+        return f"PlainCrossEntropy(sign={self.sign})"
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_a_delta_of_the_wrong_sign_is_named_at_the_first_step(solver):
+    X, y = regression_data()
+    est = FNNRegressor((4,), loss=SignFlippedDelta(), solver=solver, max_iter=20,
+                       random_state=0)
+    with pytest.raises(ValueError) as error:
+        est.fit(X, y)
+    message = str(error.value)
+    for part in ("SignFlippedDelta", "delta(y, z, a, activation)", "gradient(y, a)",
+                 "derivative(z, a)"):
+        assert part in message, (part, message)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)
+
+
+def test_a_softmax_delta_is_checked_against_the_jacobian_product():
+    X, y = classification_data(n=60, n_classes=3)
+    params = dict(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=30, random_state=0)
+    with pytest.raises(ValueError, match=r"PlainCrossEntropy\(sign=-1.0\).*delta.*vjp"):
+        FNNClassifier(loss=PlainCrossEntropy(sign=-1.0), out_activation="softmax",
+                      **params).fit(X, y)
+    # The right simplification a − y is the Jacobian product up to rounding: accepted, and
+    # the model is the built-in log-loss's.
+    ours = FNNClassifier(loss=PlainCrossEntropy(), out_activation="softmax", **params)
+    ref = FNNClassifier(**params).fit(X, y)
+    assert_allclose(ours.fit(X, y).predict_proba(X), ref.predict_proba(X), rtol=1e-6,
+                    atol=1e-9)
+
+
+class ShapeShifter:
+    """tanh that returns one column instead of all from its ``at``-th forward call."""
+
+    def __init__(self, at):
+        self.at, self.calls = at, 0
+
+    def forward(self, z):
+        self.calls += 1
+        a = np.tanh(z)
+        return a[:, :1] if self.calls >= self.at else a
+
+    def derivative(self, z, a):
+        return 1 - a**2
+
+    def __repr__(self):
+        return f"ShapeShifter(at={self.at})"
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_a_wrong_shape_after_the_first_step_names_the_object(solver):
+    """The 4th forward call broke a matrix product deep in the engine: numpy's words
+    (matmul, core dimension) named nothing of the user's."""
+    X, y = regression_data()
+    est = FNNRegressor((3, 3), activation=ShapeShifter(at=4), solver=solver, batch_size=20,
+                       max_iter=10, random_state=0)
+    with pytest.raises(ValueError) as error:
+        est.fit(X, y)
+    message = str(error.value)
+    rows = 60 if solver == "lbfgs" else 20  # a batch
+    for part in ("ShapeShifter(at=4)", "forward(z)", f"({rows}, 1)", f"({rows}, 3)"):
+        assert part in message, (part, message)
+    assert isinstance(error.value.__cause__, ValueError)  # numpy's error, kept as the cause
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)
+
+
+class TwiceTanhDeclaringProbabilities:
+    """2·tanh(z), declaring output_range=(0, 1): a false declaration."""
+
+    output_range = (0.0, 1.0)
+
+    def forward(self, z):
+        return 2 * np.tanh(z)
+
+    def derivative(self, z, a):
+        return 2 - a**2 / 2
+
+    def __repr__(self):
+        return "TwiceTanhDeclaringProbabilities()"
+
+
+def test_outputs_outside_the_declared_range_are_not_probabilities():
+    """predict_proba was in [−2, 3] for an output activation that lied about its range."""
+    X, y = classification_data()
+    clf = FNNClassifier((4,), solver="lbfgs", max_iter=30, random_state=0).fit(X, y)
+    clf._net = clf._net.replace(sigmas=[*clf._net.sigmas[:-1],
+                                        TwiceTanhDeclaringProbabilities()])
+    A = forward_by_hand(X, clf.coefs_, clf.intercepts_, lambda z: np.maximum(z, 0),
+                        lambda z: 2 * np.tanh(z))
+    assert A.min() < 0 or A.max() > 1  # the premise: the outputs are no probabilities
+    for method in ("predict_proba", "predict_log_proba", "predict"):
+        with pytest.raises(ValueError, match=r"TwiceTanhDeclaringProbabilities.*"
+                                             r"output_range.*\[0, 1\]"):
+            getattr(clf, method)(X)
+
+
+def test_a_false_output_range_is_caught_when_training_starts():
+    X, y = classification_data()
+    clf = FNNClassifier((4,), out_activation=TwiceTanhDeclaringProbabilities(), max_iter=5,
+                        random_state=0)
+    with pytest.raises(ValueError, match=r"TwiceTanhDeclaringProbabilities.*forward\(z\).*"
+                                         r"output_range"):
+        clf.fit(X, y)
+
+
 # ======================================================================
 # 4. Single-class targets
 # ======================================================================
@@ -1274,6 +1408,13 @@ def test_non_finite_outputs_of_a_custom_activation_at_predict_are_not_a_class():
     X, y = classification_data()
     clf = FNNClassifier((5,), activation=NanBeyondFive(), solver="lbfgs", max_iter=30,
                         random_state=0).fit(X, y)
+    # L-BFGS stopped on a line search into the NaN region; loss_ is that of the weights it
+    # kept (scipy reports its last trial's NaN), recomputed by hand: log-loss + α‖W‖²/2n.
+    p = forward_by_hand(X, clf.coefs_, clf.intercepts_, NanBeyondFive().forward,
+                        expit).ravel()
+    log_loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    penalty = 0.5 * clf.alpha * sum((W**2).sum() for W in clf.coefs_) / len(X)
+    assert clf.loss_ == pytest.approx(log_loss + penalty, rel=1e-10)
     far = X * 100
     with np.errstate(invalid="ignore"):
         by_hand = forward_by_hand(far, clf.coefs_, clf.intercepts_, NanBeyondFive().forward,
