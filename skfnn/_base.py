@@ -77,7 +77,6 @@ def transactional(method):
     return undone_on_error
 
 
-
 class BaseFNN(CallbackSupportMixin, BaseEstimator):
     """Shared implementation of :class:`FNNRegressor` and :class:`FNNClassifier`."""
 

@@ -248,7 +248,6 @@ class DivergenceGuard(Hook):
         raise ValueError(f"{SKLEARN_DIVERGENCE_MESSAGE} skfnn: training diverged: "
                          f"{self.problem}{advice}.")
 
-
     @staticmethod
     def _final_problem(run):
         """What is wrong with the fit's outcome, or None.

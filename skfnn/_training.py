@@ -182,8 +182,7 @@ def _epoch(run, sample_idx, grad, workspace, nets, random_state):
         try:
             J, _ = _engine.loss_and_gradient(net, theta, X_batch, Y_batch, sw, grad, ws, masks)
         except ValueError as error:
-            _blame(run.net, net, error, lambda twin: _engine.loss_and_gradient(
-                twin, theta, X_batch, Y_batch, sw, grad, ws, masks))
+            _blame(run.net, net, error, theta, X_batch, Y_batch, sw, grad, ws, masks)
         if run.reference_loss is None:
             run.reference_loss = J
         batch_losses.append(J)
@@ -258,19 +257,19 @@ def _in_memory_objective(run):
         try:
             J, g = _engine.loss_and_gradient(used, theta, X, Y, sample_weight, grad, workspace)
         except ValueError as error:
-            _blame(net, used, error, lambda twin: _engine.loss_and_gradient(
-                twin, theta, X, Y, sample_weight, grad, workspace))
+            _blame(net, used, error, theta, X, Y, sample_weight, grad, workspace)
         return J, to_numpy(g).astype(np.float64)
     return fun
 
 
-def _blame(net, used, error, step):
-    """Re-raise a step's ValueError, naming the user object behind it (:meth:`Network.blame
-    <skfnn._network.Network.blame>`); the first step ran checked already (``used`` is its
-    twin), and its errors name the object themselves."""
+def _blame(net, used, error, *step_args):
+    """Re-raise the ValueError of a step ``loss_and_gradient(used, *step_args)``, naming
+    the user object behind it (:meth:`Network.blame <skfnn._network.Network.blame>`); the
+    first step ran checked already (``used`` is its twin), and its errors name the object
+    themselves."""
     if used is not net:
         raise error
-    net.blame(error, step)
+    net.blame(error, lambda twin: _engine.loss_and_gradient(twin, *step_args))
 
 
 def batch_size(spec, n_samples, warn=True):

@@ -41,8 +41,8 @@ from sklearn.utils.validation import check_is_fitted
 import skfnn
 from skfnn import Activation, FNNClassifier, FNNRegressor, check_gradients
 from skfnn import activations as skfnn_activations
-from skfnn._sklearn_compat import HAS_CALLBACKS
 from skfnn import losses as skfnn_losses
+from skfnn._sklearn_compat import HAS_CALLBACKS
 from skfnn.activations import Logistic, Softmax
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -1237,7 +1237,7 @@ def _started(Estimator, solver, method, start, X, y):
     """A fresh estimator, or one already fitted (by ``method``), for the fault cases."""
     est = Estimator((4,), solver=solver, max_iter=3, batch_size=20,
                     warm_start=start == "warm_start", random_state=0)
-    first = dict(classes=[0, 1]) if Estimator is FNNClassifier and method == "partial_fit" \
+    first = {"classes": [0, 1]} if Estimator is FNNClassifier and method == "partial_fit" \
         else {}
     if start != "fresh":
         getattr(est, method)(X, y, **first)
