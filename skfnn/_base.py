@@ -15,6 +15,7 @@ y and sample_weight from another namespace or device are moved to X's.
 
 import contextlib
 import copy
+import functools
 import warnings
 from numbers import Integral, Real
 
@@ -60,6 +61,20 @@ _HIDDEN_ACTIVATIONS = {k: v for k, v in ACTIVATIONS.items() if v.elementwise}
 # failed fit must put back. θ itself is restored into its own buffer.
 _MUTATED_IN_PLACE = ("_optimizer", "loss_curve_", "validation_scores_",
                      "validation_loss_curve_", "_best_theta")
+
+
+def transactional(method):
+    """``fit`` / ``partial_fit`` undone on any exception (:meth:`BaseFNN._rollback_on_error`).
+
+    The outermost decorator, so that everything the call runs is inside the
+    rollback: the callbacks' setup and teardown (``with_callbacks``) and the
+    root task's begin and end included, not only the training.
+    """
+    @functools.wraps(method)
+    def undone_on_error(self, *args, **kwargs):
+        with self._rollback_on_error():
+            return method(self, *args, **kwargs)
+    return undone_on_error
 
 
 class BaseFNN(CallbackSupportMixin, BaseEstimator):
@@ -271,6 +286,7 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
             raise ValueError(f"y_val has {Y_val.shape[1]} outputs but y has {n_outputs}.")
         return _training.ValidationSet(X_val, Y_val, labels, sw_val, X_user)
 
+    @transactional
     @with_callbacks
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
@@ -311,13 +327,12 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         if context is not None:
             context.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
-        with self._rollback_on_error():
-            X_, Y, sw, net, theta, random_state, validation = self._prepare(
-                X, y, sample_weight, incremental, classes, validation)
-            bridge = None if context is None else _hooks.CallbackBridge(
-                context, "epoch" if self.solver in _STOCHASTIC_SOLVERS else "lbfgs-iter",
-                X, y, metadata)
-            self._train(X_, Y, sw, net, theta, random_state, incremental, bridge, validation)
+        X_, Y, sw, net, theta, random_state, validation = self._prepare(
+            X, y, sample_weight, incremental, classes, validation)
+        bridge = None if context is None else _hooks.CallbackBridge(
+            context, "epoch" if self.solver in _STOCHASTIC_SOLVERS else "lbfgs-iter",
+            X, y, metadata)
+        self._train(X_, Y, sw, net, theta, random_state, incremental, bridge, validation)
         if context is not None:
             context.call_on_fit_task_end(estimator=self, X=X, y=y, metadata=metadata,
                                          reconstruction_attributes={})
@@ -377,6 +392,7 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
             hooks.append(_hooks.MaxIterWarning())
         if not stochastic:
             hooks.insert(0, _hooks.LbfgsOutcome())
+            hooks.append(_hooks.LbfgsWarning())
         return hooks
 
     def _validation_monitor(self, run, validation, n_batches):

@@ -15,7 +15,7 @@ from sklearn.utils.validation import column_or_1d
 
 from . import _array_api, _docstrings
 from ._array_api import array_namespace, concat, on_device, to_numpy
-from ._base import BaseFNN
+from ._base import BaseFNN, transactional
 from ._sklearn_compat import (
     StrOptions,
     _check_partial_fit_first_call,
@@ -25,7 +25,7 @@ from ._sklearn_compat import (
     with_callbacks,
 )
 from .activations import optional as activation_optional
-from .activations import Logistic, Softmax
+from .activations import ACTIVATIONS, Logistic, Softmax
 
 __all__ = ["FNNClassifier"]
 
@@ -240,7 +240,7 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
             The predicted classes (a 0/1 indicator matrix for multilabel), in
             X's namespace and on its device (string labels: numpy).
         """
-        output = self._forward_output(X, "predict")
+        output = self._probabilities(X, "predict")
         labels = self._decode(output)
         return labels if labels.dtype.kind in "OSU" else on_device(labels, output)
 
@@ -259,7 +259,7 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
             (one-vs-rest, e.g. ``out_activation="logistic"``) has its unit
             outputs normalised to sum to 1 per row.
         """
-        output = self._forward_output(X, "predict_proba")
+        output = self._probabilities(X, "predict_proba")
         if self.n_outputs_ == 1:
             return concat([1 - output, output], axis=1)
         if self._one_vs_rest():
@@ -270,6 +270,29 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
             # An all-zero row is uniform: 1/k for each class.
             return xp.where(total > 0, output / xp.where(total > 0, total, 1.0),
                             1 / output.shape[1])
+        return output
+
+    def _probabilities(self, X, method):
+        """A^L for X, checked to lie in [0, 1] where a user's output activation computed it.
+
+        Its declared ``output_range`` was trusted at fit (and checked on the
+        first step's outputs only): one min and max here make sure that no
+        value outside [0, 1] is passed off as a probability. The built-ins are
+        trusted.
+        """
+        output = self._forward_output(X, method)
+        out = self._net.output
+        if type(out) in ACTIVATIONS.values():
+            return output
+        xp = array_namespace(output)
+        low, high = float(xp.min(output)), float(xp.max(output))
+        if low < 0 or high > 1:
+            raise ValueError(
+                f"The output activation {out!r} returned values in [{low:.6g}, {high:.6g}] "
+                f"at {method}, which are not probabilities, although it declares "
+                f"output_range={activation_optional(out, 'output_range')}: a classifier's "
+                "output activation must map into [0, 1]. Correct its forward (and refit)."
+            )
         return output
 
     def predict_log_proba(self, X):
@@ -314,6 +337,7 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
         return log_p - logsumexp(log_p, axis=1, keepdims=True)
 
     @available_if(lambda est: est._check_solver())
+    @transactional
     @with_callbacks
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):

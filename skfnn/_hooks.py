@@ -38,6 +38,7 @@ __all__ = [
     "History",
     "Hook",
     "LbfgsOutcome",
+    "LbfgsWarning",
     "MaxIterWarning",
     "NoImprovementStop",
     "TrainingLossPlateau",
@@ -207,8 +208,10 @@ class DivergenceGuard(Hook):
     :data:`EXPLOSION_FACTOR` times over the fit's first; or a weight beyond
     what the dtype can train with, finfo(dtype).max ** (1/4) (about 1e77 in
     float64, 4e9 in float32: the products of such weights overflow within a
-    few layers). At the end, also a network whose outputs on the first
-    training rows are not finite.
+    few layers). At the end, also a first loss that is not finite, an L-BFGS
+    first gradient beyond that bound (L-BFGS may stop before one iteration,
+    unseen by ``epoch_end``), a final loss or weights that are not finite,
+    or a network whose outputs on the first training rows are not.
     """
 
     def __init__(self, stochastic):
@@ -228,18 +231,15 @@ class DivergenceGuard(Hook):
                             f"{typical:.3g} (a typical batch) at iteration {at}")
         elif not np.isfinite(largest):
             self.problem = f"the weights became non-finite at iteration {at}"
-        elif largest > xp.finfo(run.theta.dtype).max ** 0.25:
+        elif largest > _trainable(run.theta):
             self.problem = (f"a weight reached {largest:.3g} at iteration {at}, beyond what "
                             f"{run.theta.dtype} can train with")
         if self.problem is not None:
             run.stop = "diverged"
 
     def end(self, run):
-        if self.problem is None and not all_finite(run.theta):
-            self.problem = "the final weights are not finite"
-        if self.problem is None and not all_finite(run.estimator._forward_output(
-                rows(run.X, slice(0, min(256, run.X.shape[0]))), check_input=False)):
-            self.problem = "the final network's outputs overflow (the weights are too large)"
+        if self.problem is None:
+            self.problem = self._final_problem(run)
         if self.problem is None:
             return
         advice = (f"; learning_rate_init={run.estimator.learning_rate_init!r} may be too "
@@ -247,6 +247,36 @@ class DivergenceGuard(Hook):
                   "; check the data, alpha and the loss for values that overflow")
         raise ValueError(f"{SKLEARN_DIVERGENCE_MESSAGE} skfnn: training diverged: "
                          f"{self.problem}{advice}.")
+
+    @staticmethod
+    def _final_problem(run):
+        """What is wrong with the fit's outcome, or None.
+
+        L-BFGS may end without one completed iteration (scipy's line search
+        finds nothing finite from the first point): no ``epoch_end`` has seen
+        its loss, so the first and the final ones are checked here.
+        """
+        start, loss = run.reference_loss, getattr(run.estimator, "loss_", None)
+        slope = run.reference_gradient
+        if start is not None and not np.isfinite(start):
+            return f"the training loss was {start} at the first evaluation"
+        if slope is not None and not slope <= _trainable(run.theta):
+            return (f"the gradient at the first evaluation reached {slope:.3g}, beyond what "
+                    f"{run.theta.dtype} can train with")
+        if loss is not None and not np.isfinite(loss):
+            return f"the final training loss is {loss}"
+        if not all_finite(run.theta):
+            return "the final weights are not finite"
+        if not all_finite(run.estimator._forward_output(
+                rows(run.X, slice(0, min(256, run.X.shape[0]))), check_input=False)):
+            return "the final network's outputs overflow (the weights are too large)"
+        return None
+
+
+def _trainable(theta):
+    """The largest weight (or L-BFGS's first gradient entry) θ's dtype can train with:
+    finfo.max ** (1/4), as products of such numbers overflow within a few layers."""
+    return float(array_namespace(theta).finfo(theta.dtype).max) ** 0.25
 
 
 class MaxIterWarning(Hook):
@@ -262,7 +292,7 @@ class MaxIterWarning(Hook):
 
 
 class LbfgsOutcome(Hook):
-    """Sets the fitted attributes from scipy's result, and warns if L-BFGS did not converge."""
+    """Sets the fitted attributes from scipy's result."""
 
     def end(self, run):
         est, result = run.estimator, run.result
@@ -272,6 +302,16 @@ class LbfgsOutcome(Hook):
         elif not est.loss_curve_:
             est.loss_ = run.reference_loss
         est.best_loss_ = min(est.loss_curve_, default=est.loss_)
+
+
+class LbfgsWarning(Hook):
+    """scikit-learn's ConvergenceWarning when L-BFGS stopped without converging.
+
+    After the divergence guard: a diverged fit gets its error, not this warning.
+    """
+
+    def end(self, run):
+        est, result = run.estimator, run.result
         if result is not None and result.status != 0 and run.stop is None:
             message = result.message
             if isinstance(message, bytes):

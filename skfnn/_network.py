@@ -188,6 +188,29 @@ class Network:
             return self
         return self.replace(sigmas=sigmas, loss=loss)
 
+    def blame(self, error, step):
+        """Re-raise ``error``, raised by ``step(self)``, naming the user object it came from.
+
+        A user object whose results go wrong after the first (checked) step
+        ends in an error deep inside the engine (numpy's matmul on a wrong
+        shape) that names nothing of the user's. ``step`` is run again through
+        the checked twin, whose contract errors name the object, the method and
+        the shapes; built-in pieces only: ``error`` is raised as it is.
+        """
+        twin = self.checked()
+        if twin is self:
+            raise error
+        try:
+            step(twin)
+        except ValueError as named:
+            raise named from error
+        users = [repr(p) for p in (*self.sigmas, self.loss)
+                 if not _builtin(p, _activations.ACTIVATIONS) and not _builtin(
+                     p, _losses.LOSSES)]
+        raise ValueError(f"{error} (raised in a training step of a network with the "
+                         f"user-supplied {', '.join(users)}, whose results passed the "
+                         "contract checks when the step was run again)") from error
+
     def __repr__(self):
         return (f"Network(layer_units={list(self.layer_units)}, sigmas={list(self.sigmas)}, "
                 f"loss={self.loss!r}, alpha={self.alpha})")
@@ -315,8 +338,8 @@ def _expect_finite_real(array, owner, call):
         )
     if not _array_api.all_finite(array):
         raise ValueError(
-            f"{owner} returned non-finite values (nan or inf) from {call} at the network's "
-            "first training step."
+            f"{owner} returned non-finite values (nan or inf) from {call} in a checked "
+            "training step."
         )
 
 
@@ -332,7 +355,9 @@ class _CheckedActivation:
         product = _activations.optional(sigma, "vjp")
         if getattr(type(sigma), "vjp", None) is _activations.Activation.vjp:
             product = None  # the default g ⊙ σ'(z): through the checked derivative
-        self.forward_into = into and self._checking(into, "forward_into(z, out)", z_at=0)
+        self._range = _activations.optional(sigma, "output_range")
+        self.forward_into = into and self._in_range(
+            self._checking(into, "forward_into(z, out)", z_at=0), "forward_into(z, out)")
         self.multiply_derivative = fused and self._checking(
             fused, "multiply_derivative(delta, z, a)", z_at=1)
         self.vjp = product and self._checking(product, "vjp(z, a, g)", z_at=0)
@@ -346,8 +371,27 @@ class _CheckedActivation:
                                  args[z_at].shape, self._owner, call, "z")
         return checked
 
+    def _in_range(self, method, call):
+        """``method`` whose results must lie in the declared ``output_range`` (if any)."""
+        if self._range is None:
+            return method
+
+        def checked(*args):
+            a = method(*args)
+            xp = _array_api.array_namespace(a)
+            low, high = float(xp.min(a)), float(xp.max(a))
+            if low < self._range[0] or high > self._range[1]:
+                raise ValueError(
+                    f"{self._owner} returned values in [{low:.6g}, {high:.6g}] from {call}, "
+                    f"outside its declared output_range={tuple(self._range)}: the "
+                    "declaration is what a classifier trusts to treat the outputs as "
+                    "probabilities. Correct forward, or the declared range.")
+            return a
+        return checked
+
     def forward(self, z):
-        return self._checking(self._sigma.forward, "forward(z)", z_at=0)(z)
+        return self._in_range(self._checking(self._sigma.forward, "forward(z)", z_at=0),
+                              "forward(z)")(z)
 
     def derivative(self, z, a):
         return self._checking(self._sigma.derivative, "derivative(z, a)", z_at=0)(z, a)
@@ -387,10 +431,39 @@ class _CheckedLoss:
 
     def delta(self, y, z, a, activation):
         # δ^L may not call gradient (canonical pairs): check its shape here once.
-        self.gradient(y, a)
+        g = self.gradient(y, a)
         call = "delta(y, z, a, activation)"
-        return _expect_array(_in_namespace(z, self._owner, call, self._loss.delta, y, z, a,
-                                           activation), z.shape, self._owner, call, "z")
+        delta = _expect_array(_in_namespace(z, self._owner, call, self._loss.delta, y, z, a,
+                                            activation), z.shape, self._owner, call, "z")
+        self._check_chain_rule(delta, _activations.vjp(activation, z, a, g), activation)
+        return delta
+
+    def _check_chain_rule(self, delta, expected, activation):
+        """Raise ValueError unless δ^L is (∂a/∂z)ᵀ gradient(y, a), to rounding.
+
+        A shortcut (a − y for a canonical pair) differs from the chain rule by
+        a few roundings; a wrong sign or factor by O(1). The tolerance, ε^(1/3)
+        relative to each entry plus the largest, lies between the two in
+        float64 (6e-6) and float32 (5e-3).
+        """
+        xp = _array_api.array_namespace(expected)
+        tol = float(xp.finfo(expected.dtype).eps) ** (1 / 3)
+        error, size = xp.abs(delta - expected), xp.abs(expected)
+        bad = error > tol * (size + xp.max(size))
+        if not bool(xp.any(bad)):
+            return
+        i, k = (int(v) for v in np.unravel_index(int(xp.argmax(error)), tuple(error.shape)))
+        chain = ("gradient(y, a) * activation.derivative(z, a)"
+                 if _activations.optional(activation, "elementwise")
+                 else "activation.vjp(z, a, gradient(y, a))")
+        raise ValueError(
+            f"{self._owner} returned from delta(y, z, a, activation) an output error δ^L "
+            f"that is not the chain rule {chain} with the output activation {activation!r}: "
+            f"at sample {i}, output {k}, delta gives {float(delta[i, k]):.6g} where the "
+            f"chain rule gives {float(expected[i, k]):.6g}. One of delta, gradient or the "
+            "activation's derivative is wrong (a sign, a factor); skfnn.check_loss(loss, "
+            "activation=...) and skfnn.check_activation tell which."
+        )
 
     def __repr__(self):
         return repr(self._loss)

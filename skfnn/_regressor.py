@@ -8,7 +8,7 @@ from sklearn.utils.validation import column_or_1d
 
 from . import _docstrings
 from ._array_api import array_namespace, follow
-from ._base import BaseFNN
+from ._base import BaseFNN, transactional
 from ._sklearn_compat import _fit_context, with_callbacks
 from .activations import Softmax
 
@@ -94,6 +94,7 @@ class FNNRegressor(RegressorMixin, BaseFNN):
         return self._decode(self._forward_output(X, "predict"))
 
     @available_if(lambda est: est._check_solver())
+    @transactional
     @with_callbacks
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):

@@ -91,6 +91,8 @@ class Run:
         J of the last epoch (the mean of its batch losses) or L-BFGS iterate.
     reference_loss : float
         J of the fit's first step, before it: the divergence guard's yardstick.
+    reference_gradient : float or None
+        max |∂J/∂θ| at L-BFGS's first evaluation (None for the stochastic solvers).
     batch_losses : list of float
         J of each minibatch of the last epoch (empty for L-BFGS).
     stop : str or None
@@ -110,7 +112,7 @@ class Run:
         self.X, self.Y, self.sample_weight = X, Y, sample_weight
         self.max_iter, self.samples_per_epoch = max_iter, samples_per_epoch
         self.optimizer = optimizer
-        self.epoch_loss = self.reference_loss = None
+        self.epoch_loss = self.reference_loss = self.reference_gradient = None
         self.batch_losses = []
         self.stop = self.score = self.improved = self.plateau = self.result = None
         self.judged_by = None
@@ -176,8 +178,11 @@ def _epoch(run, sample_idx, grad, workspace, nets, random_state):
         Y_batch = astype(rows(Y, idx), theta.dtype)
         ws = workspace.rows(n_batch)
         masks = run.net.draw_masks(random_state, n_batch, theta.dtype, ws) if dropout else None
-        J, _ = _engine.loss_and_gradient(next(nets), theta, rows(X, idx), Y_batch, sw, grad,
-                                         ws, masks)
+        net, X_batch = next(nets), rows(X, idx)
+        try:
+            J, _ = _engine.loss_and_gradient(net, theta, X_batch, Y_batch, sw, grad, ws, masks)
+        except ValueError as error:
+            _blame(run.net, net, error, theta, X_batch, Y_batch, sw, grad, ws, masks)
         if run.reference_loss is None:
             run.reference_loss = J
         batch_losses.append(J)
@@ -204,7 +209,7 @@ def fit_lbfgs(run, hooks, *, max_fun, tol, objective=None):
     def fun(x):
         J, g = evaluate(x)
         if run.reference_loss is None:
-            run.reference_loss = J
+            run.reference_loss, run.reference_gradient = J, float(np.max(np.abs(g)))
         return J, g
 
     def end_of_iteration(intermediate_result):
@@ -226,6 +231,10 @@ def fit_lbfgs(run, hooks, *, max_fun, tol, objective=None):
             options={"maxfun": max_fun, "maxiter": run.max_iter, "gtol": tol},
         )
         theta[...] = net.on_device(run.result.x, theta.dtype)
+        if not np.isfinite(run.result.fun):
+            # After a failed line search scipy returns the last iterate with the loss of
+            # its last (non-finite) trial: J of the weights kept, for loss_.
+            run.result.fun = evaluate(run.result.x)[0]
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.")  # keep the model, as scikit-learn
         theta[...] = net.on_device(iterate, theta.dtype)
@@ -244,10 +253,23 @@ def _in_memory_objective(run):
 
     def fun(x):
         theta[...] = net.on_device(x, theta.dtype)
-        J, g = _engine.loss_and_gradient(next(nets), theta, X, Y, sample_weight, grad,
-                                         workspace)
+        used = next(nets)
+        try:
+            J, g = _engine.loss_and_gradient(used, theta, X, Y, sample_weight, grad, workspace)
+        except ValueError as error:
+            _blame(net, used, error, theta, X, Y, sample_weight, grad, workspace)
         return J, to_numpy(g).astype(np.float64)
     return fun
+
+
+def _blame(net, used, error, *step_args):
+    """Re-raise the ValueError of a step ``loss_and_gradient(used, *step_args)``, naming
+    the user object behind it (:meth:`Network.blame <skfnn._network.Network.blame>`); the
+    first step ran checked already (``used`` is its twin), and its errors name the object
+    themselves."""
+    if used is not net:
+        raise error
+    net.blame(error, lambda twin: _engine.loss_and_gradient(twin, *step_args))
 
 
 def batch_size(spec, n_samples, warn=True):

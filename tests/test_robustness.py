@@ -42,6 +42,7 @@ import skfnn
 from skfnn import Activation, FNNClassifier, FNNRegressor, check_gradients
 from skfnn import activations as skfnn_activations
 from skfnn import losses as skfnn_losses
+from skfnn._sklearn_compat import HAS_CALLBACKS
 from skfnn.activations import Logistic, Softmax
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -644,6 +645,140 @@ def test_a_softmax_subclass_either_works_or_gets_a_clear_error():
     assert check_gradients(clf, X, y).passed
 
 
+# ----------------------------------------------------------------------
+# Issue 18, item 5: the contract beyond shapes, and after the first step
+# ----------------------------------------------------------------------
+class SignFlippedDelta(PlainSquaredError):
+    """½‖a − y‖² whose gradient is right but whose δ^L has the wrong sign."""
+
+    def delta(self, y, z, a, activation):
+        return -super().delta(y, z, a, activation)
+
+
+class PlainCrossEntropy:
+    """−Σ_k y_k log a_k with a softmax output; ``sign`` = −1 gives δ^L = y − a (wrong)."""
+
+    def __init__(self, sign=1.0):
+        self.sign = sign
+
+    def __call__(self, y, a, sample_weight=None):
+        per_sample = -(y * np.log(a)).sum(axis=1)
+        return np.average(per_sample, weights=sample_weight)
+
+    def gradient(self, y, a):
+        return -y / a
+
+    def delta(self, y, z, a, activation):  # the canonical simplification for softmax
+        return self.sign * (a - y)
+
+    def __repr__(self):
+        return f"PlainCrossEntropy(sign={self.sign})"
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_a_delta_of_the_wrong_sign_is_named_at_the_first_step(solver):
+    X, y = regression_data()
+    est = FNNRegressor((4,), loss=SignFlippedDelta(), solver=solver, max_iter=20,
+                       random_state=0)
+    with pytest.raises(ValueError) as error:
+        est.fit(X, y)
+    message = str(error.value)
+    for part in ("SignFlippedDelta", "delta(y, z, a, activation)", "gradient(y, a)",
+                 "derivative(z, a)"):
+        assert part in message, (part, message)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)
+
+
+def test_a_softmax_delta_is_checked_against_the_jacobian_product():
+    X, y = classification_data(n=60, n_classes=3)
+    params = dict(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=30, random_state=0)
+    with pytest.raises(ValueError, match=r"PlainCrossEntropy\(sign=-1.0\).*delta.*vjp"):
+        FNNClassifier(loss=PlainCrossEntropy(sign=-1.0), out_activation="softmax",
+                      **params).fit(X, y)
+    # The right simplification a − y is the Jacobian product up to rounding: accepted, and
+    # the model is the built-in log-loss's.
+    ours = FNNClassifier(loss=PlainCrossEntropy(), out_activation="softmax", **params)
+    ref = FNNClassifier(**params).fit(X, y)
+    assert_allclose(ours.fit(X, y).predict_proba(X), ref.predict_proba(X), rtol=1e-6,
+                    atol=1e-9)
+
+
+class ShapeShifter:
+    """tanh that returns one column instead of all from its ``at``-th forward call."""
+
+    def __init__(self, at):
+        self.at, self.calls = at, 0
+
+    def forward(self, z):
+        self.calls += 1
+        a = np.tanh(z)
+        return a[:, :1] if self.calls >= self.at else a
+
+    def derivative(self, z, a):
+        return 1 - a**2
+
+    def __repr__(self):
+        return f"ShapeShifter(at={self.at})"
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_a_wrong_shape_after_the_first_step_names_the_object(solver):
+    """The 4th forward call broke a matrix product deep in the engine: numpy's words
+    (matmul, core dimension) named nothing of the user's."""
+    X, y = regression_data()
+    est = FNNRegressor((3, 3), activation=ShapeShifter(at=4), solver=solver, batch_size=20,
+                       max_iter=10, random_state=0)
+    with pytest.raises(ValueError) as error:
+        est.fit(X, y)
+    message = str(error.value)
+    rows = 60 if solver == "lbfgs" else 20  # a batch
+    for part in ("ShapeShifter(at=4)", "forward(z)", f"({rows}, 1)", f"({rows}, 3)"):
+        assert part in message, (part, message)
+    assert isinstance(error.value.__cause__, ValueError)  # numpy's error, kept as the cause
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)
+
+
+class TwiceTanhDeclaringProbabilities:
+    """2·tanh(z), declaring output_range=(0, 1): a false declaration."""
+
+    output_range = (0.0, 1.0)
+
+    def forward(self, z):
+        return 2 * np.tanh(z)
+
+    def derivative(self, z, a):
+        return 2 - a**2 / 2
+
+    def __repr__(self):
+        return "TwiceTanhDeclaringProbabilities()"
+
+
+def test_outputs_outside_the_declared_range_are_not_probabilities():
+    """predict_proba was in [−2, 3] for an output activation that lied about its range."""
+    X, y = classification_data()
+    clf = FNNClassifier((4,), solver="lbfgs", max_iter=30, random_state=0).fit(X, y)
+    clf._net = clf._net.replace(sigmas=[*clf._net.sigmas[:-1],
+                                        TwiceTanhDeclaringProbabilities()])
+    A = forward_by_hand(X, clf.coefs_, clf.intercepts_, lambda z: np.maximum(z, 0),
+                        lambda z: 2 * np.tanh(z))
+    assert A.min() < 0 or A.max() > 1  # the premise: the outputs are no probabilities
+    for method in ("predict_proba", "predict_log_proba", "predict"):
+        with pytest.raises(ValueError, match=r"TwiceTanhDeclaringProbabilities.*"
+                                             r"output_range.*\[0, 1\]"):
+            getattr(clf, method)(X)
+
+
+def test_a_false_output_range_is_caught_when_training_starts():
+    X, y = classification_data()
+    clf = FNNClassifier((4,), out_activation=TwiceTanhDeclaringProbabilities(), max_iter=5,
+                        random_state=0)
+    with pytest.raises(ValueError, match=r"TwiceTanhDeclaringProbabilities.*forward\(z\).*"
+                                         r"output_range"):
+        clf.fit(X, y)
+
+
 # ======================================================================
 # 4. Single-class targets
 # ======================================================================
@@ -732,6 +867,34 @@ def test_lbfgs_divergence_does_not_blame_the_learning_rate():
     assert_divergence_message(str(error.value), stochastic=False)
 
 
+@pytest.mark.parametrize("Estimator, solver", [
+    (FNNRegressor, "sgd"), (FNNRegressor, "adam"), (FNNRegressor, "lbfgs"),
+    # Adam's steps are bounded by learning_rate_init: on X × 1e300 a classifier's clipped
+    # log-loss stays finite and the weights barely move (scikit-learn's too): no divergence.
+    (FNNClassifier, "sgd"), (FNNClassifier, "lbfgs")])
+@pytest.mark.parametrize("start", ["fresh", "fitted", "warm_start"])
+def test_overflowing_data_raises_the_divergence_error_for_every_solver(Estimator, solver,
+                                                                       start):
+    """Issue 18, item 6: L-BFGS's first evaluation overflowed (the regressor's loss, the
+    classifier's gradient), scipy stopped at once, and the fit kept its random initial
+    weights with loss_ = nan and only a ConvergenceWarning."""
+    X, y = classification_data() if Estimator is FNNClassifier else regression_data()
+    est = Estimator((5,), solver=solver, max_iter=20, warm_start=start == "warm_start",
+                    random_state=0)
+    if start != "fresh":
+        est.fit(X, y)
+    est._fault_X = X[:5]
+    huge_y = y if Estimator is FNNClassifier else y * 1e200
+    with np.errstate(all="ignore"):
+        assert_failed_call_changed_nothing(est, lambda: est.fit(X * 1e300, huge_y),
+                                           ValueError, "diverged")
+        with pytest.raises(ValueError) as error, warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            est.fit(X * 1e300, huge_y)
+    assert_divergence_message(str(error.value), stochastic=solver != "lbfgs")
+    assert not [w for w in seen if "failed to converge" in str(w.message)]  # the error says it
+
+
 def test_partial_fit_divergence_raises_and_keeps_the_previous_model():
     X, y = make_regression(n_samples=60, n_features=4, noise=1.0, random_state=0)
     est = FNNRegressor((5,), solver="sgd", learning_rate_init=1e-3, batch_size=20,
@@ -804,10 +967,15 @@ def test_no_false_alarm_from_one_outlier_in_y(solver):
 # ======================================================================
 # 6. A failed fit changes nothing
 # ======================================================================
+#: Held by identity, not compared by value: the parameters, the network, the callbacks
+#: (which a callback may change while it runs: they are the user's objects).
+_SAME_OBJECTS = {"_net", "_skl_callbacks"}
+
+
 def snapshot(est):
     """What must survive a failed call: a deep copy of the state, and the objects themselves."""
-    params = set(est.get_params(deep=False))
-    state = {k: copy.deepcopy(v) for k, v in vars(est).items() if k not in params and k != "_net"}
+    params = set(est.get_params(deep=False)) | _SAME_OBJECTS
+    state = {k: copy.deepcopy(v) for k, v in vars(est).items() if k not in params}
     objects = dict(vars(est))
     arrays = list(getattr(est, "coefs_", [])) + list(getattr(est, "intercepts_", []))
     return state, objects, arrays
@@ -821,6 +989,8 @@ def assert_unchanged(est, before):
             assert_equal_state(vars(est)[k], state[k], k)
         else:  # parameters and the network: the very same objects
             assert vars(est)[k] is v, k
+    if not hasattr(est, "coefs_"):
+        return
     assert all(a is b for a, b in zip(est.coefs_ + est.intercepts_, arrays))
     assert all(W.base is est._theta for W in est.coefs_ + est.intercepts_)
 
@@ -1006,6 +1176,168 @@ def test_keyboard_interrupt_in_lbfgs_keeps_the_last_completed_iterate():
     assert_allclose(est.loss_curve_, ref.loss_curve_[:est.n_iter_], rtol=1e-10)
 
 
+# ----------------------------------------------------------------------
+# Fault injection: every exception a fit raises, wherever it comes from
+# ----------------------------------------------------------------------
+class CallbackFault(Exception):
+    """Raised by :class:`RaisingCallback`: no other code raises it."""
+
+
+class RaisingCallback:
+    """A scikit-learn FitCallback that raises :class:`CallbackFault` at one hook point.
+
+    ``point`` is (hook, task, n): the n-th call of ``hook`` ("setup", "begin",
+    "end", "teardown") for ``task`` ("root": the fit; "sub": an epoch or L-BFGS
+    iteration; None for setup and teardown).
+    """
+
+    def __init__(self, point):
+        self.point, self.seen = point, {}
+
+    def _reached(self, hook, context=None):
+        task = None if context is None else ("root" if context.parent is None else "sub")
+        key = (hook, task)
+        self.seen[key] = self.seen.get(key, 0) + 1
+        if (hook, task, self.seen[key]) == self.point:
+            raise CallbackFault(f"{self.point} reached")
+
+    def setup(self, estimator, context):
+        self._reached("setup")
+
+    def teardown(self, estimator, context):
+        self._reached("teardown")
+
+    def on_fit_task_begin(self, estimator, context, **kwargs):
+        self._reached("begin", context)
+
+    def on_fit_task_end(self, estimator, context, **kwargs):
+        self._reached("end", context)
+        return False
+
+
+_HOOK_POINTS = [("setup", None, 1), ("begin", "root", 1), ("begin", "sub", 1),
+                ("end", "sub", 1), ("begin", "sub", 2), ("end", "sub", 2),
+                ("end", "root", 1), ("teardown", None, 1)]
+
+
+def _fault_cases():
+    """(point, solver, method, start) for every hook point a call reaches."""
+    cases = []
+    for point in _HOOK_POINTS:
+        for solver in SOLVERS:
+            for method, starts in (("fit", ("fresh", "fitted", "warm_start")),
+                                   ("partial_fit", ("fresh", "fitted"))):
+                if method == "partial_fit" and (solver == "lbfgs" or point[2] > 1):
+                    continue  # no partial_fit for L-BFGS; one epoch per partial_fit call
+                cases += [(point, solver, method, start) for start in starts]
+    return cases
+
+
+def _started(Estimator, solver, method, start, X, y):
+    """A fresh estimator, or one already fitted (by ``method``), for the fault cases."""
+    est = Estimator((4,), solver=solver, max_iter=3, batch_size=20,
+                    warm_start=start == "warm_start", random_state=0)
+    first = {"classes": [0, 1]} if Estimator is FNNClassifier and method == "partial_fit" \
+        else {}
+    if start != "fresh":
+        getattr(est, method)(X, y, **first)
+    return est, first if start == "fresh" else {}
+
+
+def assert_failed_call_changed_nothing(est, call, error, match):
+    """``call()`` raises ``error``; est is exactly as before: state by value, objects by
+    identity, and an unfitted estimator still unfitted."""
+    fitted = hasattr(est, "coefs_")
+    before = snapshot(est)
+    prediction = est.predict(est._fault_X) if fitted else None
+    with pytest.raises(error, match=match):
+        call()
+    assert_unchanged(est, before)
+    if fitted:
+        assert_array_equal(est.predict(est._fault_X), prediction)
+    else:
+        with pytest.raises(NotFittedError):
+            check_is_fitted(est)
+
+
+@pytest.mark.skipif(not HAS_CALLBACKS, reason="sklearn.callback needs scikit-learn >= 1.9")
+@pytest.mark.parametrize("Estimator", [FNNRegressor, FNNClassifier])
+@pytest.mark.parametrize("point, solver, method, start", _fault_cases(), ids=str)
+def test_a_callback_raising_at_any_hook_point_leaves_the_estimator_as_it_was(
+        Estimator, point, solver, method, start):
+    """Issue 18, item 1: the root task's end and the teardown ran outside the rollback."""
+    X, y = classification_data()
+    est, first = _started(Estimator, solver, method, start, X, y)
+    est.set_callbacks(RaisingCallback(point))
+    est._fault_X = X[:5]  # plain state: it must survive too
+    assert_failed_call_changed_nothing(est, lambda: getattr(est, method)(X, y, **first),
+                                       CallbackFault, "reached")
+    del est._fault_X
+    # The same callback list, with nothing raising, trains as before the failure.
+    est.set_callbacks(RaisingCallback(None))
+    getattr(est, method)(X, y, **first)
+    assert np.isfinite(est.loss_)
+
+
+class CountingLoss(PlainSquaredError):
+    """½‖a − y‖² raising RuntimeError on the ``at``-th call of ``method``."""
+
+    def __init__(self, method, at):
+        self.method, self.at, self.calls = method, at, 0
+
+    def _count(self, method):
+        if method == self.method:
+            self.calls += 1
+            if self.calls == self.at:
+                raise RuntimeError(f"loss {method} failed at call {self.calls}")
+
+    def __call__(self, y, a, sample_weight=None):
+        self._count("__call__")
+        return super().__call__(y, a, sample_weight)
+
+    def gradient(self, y, a):
+        self._count("gradient")
+        return super().gradient(y, a)
+
+    def delta(self, y, z, a, activation):
+        self._count("delta")
+        return super().delta(y, z, a, activation)
+
+
+class FailingScorer:
+    """A scoring callable that raises on its ``at``-th call."""
+
+    def __init__(self, at):
+        self.at, self.calls = at, 0
+
+    def __call__(self, estimator, X, y, sample_weight=None):
+        self.calls += 1
+        if self.calls == self.at:
+            raise RuntimeError(f"scorer failed at call {self.calls}")
+        return -float(np.mean((estimator.predict(X) - y) ** 2))
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("start", ["fresh", "fitted", "warm_start"])
+@pytest.mark.parametrize("fault", ["__call__", "gradient", "delta", "scorer"])
+def test_a_fault_later_in_training_leaves_the_estimator_as_it_was(solver, start, fault):
+    """A custom loss failing on its n-th call, or a scorer on its n-th epoch (X_val)."""
+    X, y = regression_data()
+    est = FNNRegressor((4,), solver=solver, max_iter=6, batch_size=20, tol=0,
+                       n_iter_no_change=100, warm_start=start == "warm_start",
+                       loss=CountingLoss(None, None), scoring=FailingScorer(None),
+                       random_state=0)
+    if start != "fresh":
+        est.fit(X, y, X_val=X[:10], y_val=y[:10])
+    est._fault_X = X[:5]
+    if fault == "scorer":
+        est.scoring.at = est.scoring.calls + 3
+    else:
+        est.loss.method, est.loss.calls, est.loss.at = fault, 0, 5
+    assert_failed_call_changed_nothing(
+        est, lambda: est.fit(X, y, X_val=X[:10], y_val=y[:10]), RuntimeError, "failed at")
+
+
 # ======================================================================
 # 7. The model at predict time
 # ======================================================================
@@ -1076,6 +1408,13 @@ def test_non_finite_outputs_of_a_custom_activation_at_predict_are_not_a_class():
     X, y = classification_data()
     clf = FNNClassifier((5,), activation=NanBeyondFive(), solver="lbfgs", max_iter=30,
                         random_state=0).fit(X, y)
+    # L-BFGS stopped on a line search into the NaN region; loss_ is that of the weights it
+    # kept (scipy reports its last trial's NaN), recomputed by hand: log-loss + α‖W‖²/2n.
+    p = forward_by_hand(X, clf.coefs_, clf.intercepts_, NanBeyondFive().forward,
+                        expit).ravel()
+    log_loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    penalty = 0.5 * clf.alpha * sum((W**2).sum() for W in clf.coefs_) / len(X)
+    assert clf.loss_ == pytest.approx(log_loss + penalty, rel=1e-10)
     far = X * 100
     with np.errstate(invalid="ignore"):
         by_hand = forward_by_hand(far, clf.coefs_, clf.intercepts_, NanBeyondFive().forward,
