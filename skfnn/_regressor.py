@@ -56,7 +56,8 @@ class FNNRegressor(RegressorMixin, BaseFNN):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  loss="squared_error", out_activation="auto", scoring=None, dropout=0.0,
-                 init="glorot_uniform"):
+                 init="glorot_uniform", weight_decay=0.01, rho=0.9, warmup_epochs=0,
+                 clip_norm=None):
         self._store_params(locals())
 
     def _validate_input(self, X, y, incremental, reset, classes=None):

@@ -2,7 +2,7 @@
 
 What a pickle (or a skops file) of a fitted estimator holds is builtins and
 numpy arrays: the network being trained becomes its layer sizes, α and the
-*names and parameters* of its built-in activations and loss (user-supplied
+*names and parameters* of its built-in activations, loss and schedule (user-supplied
 objects stay objects: they are the user's code), the optimizer becomes its
 arrays and numbers, θ is left out (it is a cache of ``coefs_`` and
 ``intercepts_``, re-packed on load) and so is everything that only lives
@@ -27,14 +27,16 @@ from ._version import __version__
 from .activations import ACTIVATIONS
 from .exceptions import InconsistentVersionWarning
 from .losses import LOSSES
-from .optimizers import SGD, Adam
+from .optimizers import SGD, Adam, AdamW, RMSprop
+from .schedules import SCHEDULES
 
 __all__ = ["dump_state", "load_state"]
 
-_OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Adam)}
-# Parameters that may hold built-in activation or loss objects (or sequences of them).
-_PIECE_PARAMS = ("activation", "out_activation", "loss")
-_REGISTRIES = {"activation": ACTIVATIONS, "loss": LOSSES}
+_OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop)}
+# Parameters that may hold built-in activation, loss or schedule objects (or sequences
+# of them).
+_PIECE_PARAMS = ("activation", "out_activation", "loss", "learning_rate")
+_REGISTRIES = {"activation": ACTIVATIONS, "loss": LOSSES, "schedule": SCHEDULES}
 # Set by scikit-learn's callback machinery during a fit only.
 _FIT_ONLY = ("_callback_fit_ctx", "_skl_callbacks_to_teardown", "_parent_callback_ctx")
 
@@ -52,7 +54,7 @@ def dump_state(estimator, state):
     if "_optimizer" in state:
         optimizer = state["_optimizer"]
         state["_optimizer"] = {"class": type(optimizer).__name__,
-                               **{k: _plain(v) for k, v in vars(optimizer).items()}}
+                               **{k: _plain(_spec(v)) for k, v in vars(optimizer).items()}}
     state["_skfnn_version"] = __version__
     return state
 
@@ -73,7 +75,7 @@ def load_state(estimator, state):
     if isinstance(state.get("_optimizer"), dict):
         params = dict(state["_optimizer"])
         optimizer = object.__new__(_OPTIMIZERS[params.pop("class")])
-        optimizer.__dict__.update(params)
+        optimizer.__dict__.update({k: _from_spec(v) for k, v in params.items()})
         state["_optimizer"] = optimizer
     if "_net" in state and "coefs_" in state:
         state["_theta"] = theta = _repack(state, state["_net"].layout)

@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 API_PAGE = ROOT / "docs" / "api.md"
 
 #: The public modules, in the page's order; extend this to document a new module.
-PUBLIC_MODULES = ("skfnn", "skfnn.activations", "skfnn.losses", "skfnn.gradcheck",
+PUBLIC_MODULES = ("skfnn", "skfnn.activations", "skfnn.losses", "skfnn.schedules",
+                  "skfnn.gradcheck",
                   "skfnn.exceptions", "skfnn.plotting", "skfnn.onnx", "skfnn.io")
 #: Modules without a leading underscore that are not public API (not on the page).
 INTERNAL_MODULES = ("skfnn.optimizers",)
