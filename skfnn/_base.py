@@ -212,8 +212,8 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         if any(rates) and self.solver not in _STOCHASTIC_SOLVERS:
             raise ValueError(
                 f"dropout needs a stochastic solver (one of {', '.join(_STOCHASTIC_SOLVERS)}): "
-                "it makes the objective random, and L-BFGS's line search compares objective values, which a new "
-                "mask at every evaluation would make meaningless."
+                "it makes the objective random, and L-BFGS's line search compares objective "
+                "values, which a new mask at every evaluation would make meaningless."
             )
         return [float(p) for p in rates]
 
