@@ -16,6 +16,7 @@ from sklearn.utils.validation import column_or_1d
 from . import _array_api, _docstrings
 from ._array_api import array_namespace, concat, on_device, to_numpy
 from ._base import BaseFNN
+from ._transform import HiddenFeaturesMixin
 from ._sklearn_compat import (
     StrOptions,
     _check_partial_fit_first_call,
@@ -30,7 +31,7 @@ from .activations import Logistic, Softmax
 __all__ = ["FNNClassifier"]
 
 
-class FNNClassifier(ClassifierMixin, BaseFNN):
+class FNNClassifier(ClassifierMixin, HiddenFeaturesMixin, BaseFNN):
     __doc__ = (
         """Feed-forward neural network classifier on skfnn's δ-backprop engine.
 

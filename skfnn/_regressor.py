@@ -9,12 +9,13 @@ from sklearn.utils.validation import column_or_1d
 from . import _docstrings
 from ._array_api import array_namespace, follow
 from ._base import BaseFNN
+from ._transform import HiddenFeaturesMixin
 from ._sklearn_compat import _fit_context, with_callbacks
 from .activations import Softmax
 
 __all__ = ["FNNRegressor"]
 
-class FNNRegressor(RegressorMixin, BaseFNN):
+class FNNRegressor(RegressorMixin, HiddenFeaturesMixin, BaseFNN):
     __doc__ = (
         """Feed-forward neural network regressor on skfnn's δ-backprop engine.
 
