@@ -205,6 +205,13 @@ def is_float(dtype, xp):
     return np.dtype(dtype).kind == "f" if xp is np else xp.isdtype(dtype, "real floating")
 
 
+def is_real_dtype(dtype, xp):
+    """True for a boolean, integer or real floating dtype of ``xp``."""
+    if xp is np:
+        return np.dtype(dtype).kind in "biuf"
+    return xp.isdtype(dtype, ("bool", "integral", "real floating"))
+
+
 def is_real(x):
     """True for an array of booleans, integers or real floating-point numbers."""
     if isinstance(x, np.ndarray):

@@ -49,9 +49,10 @@ from .activations import ACTIVATIONS, get_activation
 from .activations import optional as activation_optional
 from .losses import BinaryLogLoss, LogLoss, get_loss
 from .losses import optional as loss_optional
-from .optimizers import SGD, Adam
+from .optimizers import SGD, Adam, AdamW, RMSprop
+from .schedules import SCHEDULES, get_schedule
 
-_STOCHASTIC_SOLVERS = ("sgd", "adam")
+_STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
 # Sparse X is accepted (numpy only); float32 stays float32, anything else becomes
 # float64 (or float32 on a device without float64: see _x_rules).
 _X_RULES = dict(accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32))
@@ -83,10 +84,10 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [str, "array-like", HasMethods(["forward", "derivative"])],
-        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "solver": [StrOptions({"lbfgs", *_STOCHASTIC_SOLVERS})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate": [StrOptions(set(SCHEDULES)), HasMethods(["epoch_rate"])],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -109,6 +110,10 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         "scoring": [StrOptions({"loss"}), str, callable, None],
         "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
         "init": [StrOptions({"glorot_uniform", *INITIALIZERS}), callable],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "rho": [Interval(Real, 0, 1, closed="left")],
+        "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
+        "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
     }
 
     def _store_params(self, arguments):
@@ -221,9 +226,9 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
             raise ValueError(f"dropout rates must lie in [0, 1); got {list(rates)}.")
         if any(rates) and self.solver not in _STOCHASTIC_SOLVERS:
             raise ValueError(
-                "dropout needs a stochastic solver ('adam' or 'sgd'): it makes the objective "
-                "random, and L-BFGS's line search compares objective values, which a new "
-                "mask at every evaluation would make meaningless."
+                f"dropout needs a stochastic solver (one of {', '.join(_STOCHASTIC_SOLVERS)}): "
+                "it makes the objective random, and L-BFGS's line search compares objective "
+                "values, which a new mask at every evaluation would make meaningless."
             )
         return [float(p) for p in rates]
 
@@ -359,7 +364,8 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         batch_size = _training.batch_size(self.batch_size, X.shape[0])
         run = _training.Run(self, net, theta, X, Y, sample_weight,
                             max_iter=1 if incremental else self.max_iter,
-                            samples_per_epoch=X.shape[0], optimizer=self._optimizer)
+                            samples_per_epoch=X.shape[0], optimizer=self._optimizer,
+                            clip_norm=self.clip_norm)
         n_batches = -(-X.shape[0] // batch_size)
         hooks = self._hooks(run, validation, n_batches, incremental, bridge)
         with blas_threads_for(batch_size, net.layer_units):
@@ -588,12 +594,20 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         return expected
 
     def _make_optimizer(self, theta):
-        place = dict(xp=array_namespace(theta), device=_array_api.device(theta))
+        """The solver's optimizer for θ, following the learning-rate schedule."""
+        common = dict(schedule=get_schedule(self.learning_rate, power_t=self.power_t,
+                                            max_iter=self.max_iter),
+                      warmup_epochs=self.warmup_epochs, xp=array_namespace(theta),
+                      device=_array_api.device(theta))
+        size, dtype, eta = theta.shape[0], theta.dtype, self.learning_rate_init
         if self.solver == "sgd":
-            return SGD(theta.shape[0], theta.dtype, self.learning_rate_init, self.learning_rate,
-                       self.momentum, self.nesterovs_momentum, self.power_t, **place)
-        return Adam(theta.shape[0], theta.dtype, self.learning_rate_init, self.beta_1,
-                    self.beta_2, self.epsilon, **place)
+            return SGD(size, dtype, eta, self.momentum, self.nesterovs_momentum, **common)
+        if self.solver == "rmsprop":
+            return RMSprop(size, dtype, eta, self.rho, self.epsilon, **common)
+        if self.solver == "adamw":
+            return AdamW(size, dtype, eta, self.beta_1, self.beta_2, self.epsilon,
+                         self.weight_decay, **common)
+        return Adam(size, dtype, eta, self.beta_1, self.beta_2, self.epsilon, **common)
 
     def _stratify_split(self):
         return False

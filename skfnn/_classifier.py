@@ -16,6 +16,7 @@ from sklearn.utils.validation import column_or_1d
 from . import _array_api, _docstrings
 from ._array_api import array_namespace, concat, on_device, to_numpy
 from ._base import BaseFNN, transactional
+from ._transform import HiddenFeaturesMixin
 from ._sklearn_compat import (
     StrOptions,
     _check_partial_fit_first_call,
@@ -30,7 +31,7 @@ from .activations import ACTIVATIONS, Logistic, Softmax
 __all__ = ["FNNClassifier"]
 
 
-class FNNClassifier(ClassifierMixin, BaseFNN):
+class FNNClassifier(ClassifierMixin, HiddenFeaturesMixin, BaseFNN):
     __doc__ = (
         """Feed-forward neural network classifier on skfnn's δ-backprop engine.
 
@@ -80,7 +81,8 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  loss="log_loss", out_activation="auto", scoring=None, dropout=0.0,
-                 init="glorot_uniform", class_weight=None):
+                 init="glorot_uniform", weight_decay=0.01, rho=0.9, warmup_epochs=0,
+                 clip_norm=None, class_weight=None):
         self._store_params(locals())
 
     _parameter_constraints: dict = {

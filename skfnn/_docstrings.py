@@ -15,16 +15,22 @@ PARAMETERS = """
         ("identity", "logistic", "tanh", "relu", "leaky_relu", "elu",
         "softplus", "gelu", "silu"), an :class:`~skfnn.activations.Activation`
         object, or a sequence with one entry per hidden layer.
-    solver : {"lbfgs", "sgd", "adam"}, default="adam"
-        The weight optimizer, as in scikit-learn's MLP.
+    solver : {"lbfgs", "sgd", "adam", "adamw", "rmsprop"}, default="adam"
+        The weight optimizer: "lbfgs", "sgd" and "adam" as in scikit-learn's
+        MLP; "adamw" (decoupled weight decay) and "rmsprop" as PyTorch's
+        ``AdamW`` and ``RMSprop``.
     alpha : float, default=0.0001
         Strength of the L2 penalty α / (2 Σ s) Σ_l ‖W^l‖².
     batch_size : int or "auto", default="auto"
         Minibatch size of the stochastic solvers; "auto" is min(200, n_samples).
-    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
-        Learning-rate schedule of ``solver="sgd"``.
+    learning_rate : {"constant", "invscaling", "adaptive", "cosine"} or Schedule, \
+default="constant"
+        Learning-rate schedule of the stochastic solvers (scikit-learn's MLP
+        applies it to "sgd" only): "invscaling" η₀ / (t + 1)^power_t,
+        "adaptive" η / 5 on each plateau, "cosine" annealing to 0 over
+        ``max_iter`` epochs, or a :class:`~skfnn.schedules.Schedule` object.
     learning_rate_init : float, default=0.001
-        The initial step size of "sgd" and "adam".
+        The initial step size η₀ of the stochastic solvers.
     power_t : float, default=0.5
         Exponent of the "invscaling" schedule.
     max_iter : int, default=200
@@ -52,11 +58,25 @@ PARAMETERS = """
     beta_1, beta_2 : float, default=0.9, 0.999
         Decay rates of Adam's moment estimates.
     epsilon : float, default=1e-8
-        Adam's numerical-stability constant.
+        The numerical-stability constant of "adam", "adamw" and "rmsprop".
     n_iter_no_change : int or np.inf, default=10
         Number of epochs without an improvement of ``tol`` before stopping.
     max_fun : int, default=15000
         Maximum number of loss evaluations of "lbfgs".
+    weight_decay : float, default=0.01
+        λ of "adamw"'s decoupled weight decay θ ← (1 − η λ) θ, on every
+        parameter (as PyTorch's); ignored by the other solvers. ``alpha``'s L2
+        term stays in the loss.
+    rho : float, default=0.9
+        Decay ρ of "rmsprop"'s mean square (PyTorch's ``alpha``); ignored by
+        the other solvers.
+    warmup_epochs : int, default=0
+        W of a linear warm-up of the stochastic solvers: epoch e (from 0)
+        runs at (e + 1) / (W + 1) times the schedule's rate while e < W.
+    clip_norm : float or None, default=None
+        With the stochastic solvers, rescale each step's gradient ∇J (the L2
+        term included) to at most this global L2 norm, as PyTorch's
+        ``clip_grad_norm_``. None: no clipping.
 """
 
 ATTRIBUTES = """

@@ -9,12 +9,13 @@ from sklearn.utils.validation import column_or_1d
 from . import _docstrings
 from ._array_api import array_namespace, follow
 from ._base import BaseFNN, transactional
+from ._transform import HiddenFeaturesMixin
 from ._sklearn_compat import _fit_context, with_callbacks
 from .activations import Softmax
 
 __all__ = ["FNNRegressor"]
 
-class FNNRegressor(RegressorMixin, BaseFNN):
+class FNNRegressor(RegressorMixin, HiddenFeaturesMixin, BaseFNN):
     __doc__ = (
         """Feed-forward neural network regressor on skfnn's δ-backprop engine.
 
@@ -56,7 +57,8 @@ class FNNRegressor(RegressorMixin, BaseFNN):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  loss="squared_error", out_activation="auto", scoring=None, dropout=0.0,
-                 init="glorot_uniform"):
+                 init="glorot_uniform", weight_decay=0.01, rho=0.9, warmup_epochs=0,
+                 clip_norm=None):
         self._store_params(locals())
 
     def _validate_input(self, X, y, incremental, reset, classes=None):

@@ -2,7 +2,7 @@
 
 What a pickle (or a skops file) of a fitted estimator holds is builtins and
 numpy arrays: the network being trained becomes its layer sizes, α and the
-*names and parameters* of its built-in activations and loss (user-supplied
+*names and parameters* of its built-in activations, loss and schedule (user-supplied
 objects stay objects: they are the user's code), the optimizer becomes its
 arrays and numbers, θ is left out (it is a cache of ``coefs_`` and
 ``intercepts_``, re-packed on load) and so is everything that only lives
@@ -30,14 +30,16 @@ from ._version import __version__
 from .activations import ACTIVATIONS
 from .exceptions import InconsistentVersionWarning
 from .losses import LOSSES
-from .optimizers import SGD, Adam
+from .optimizers import SGD, Adam, AdamW, RMSprop
+from .schedules import SCHEDULES
 
 __all__ = ["dump_state", "load_state"]
 
-_OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Adam)}
-# Parameters that may hold built-in activation or loss objects (or sequences of them).
-_PIECE_PARAMS = ("activation", "out_activation", "loss")
-_REGISTRIES = {"activation": ACTIVATIONS, "loss": LOSSES}
+_OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop)}
+# Parameters that may hold built-in activation, loss or schedule objects (or sequences
+# of them).
+_PIECE_PARAMS = ("activation", "out_activation", "loss", "learning_rate")
+_REGISTRIES = {"activation": ACTIVATIONS, "loss": LOSSES, "schedule": SCHEDULES}
 # Set by scikit-learn's callback machinery during a fit only.
 _FIT_ONLY = ("_callback_fit_ctx", "_skl_callbacks_to_teardown", "_parent_callback_ctx")
 
@@ -55,7 +57,7 @@ def dump_state(estimator, state):
     if "_optimizer" in state:
         optimizer = state["_optimizer"]
         state["_optimizer"] = {"class": type(optimizer).__name__,
-                               **{k: _plain(v) for k, v in vars(optimizer).items()}}
+                               **{k: _plain(_spec(v)) for k, v in vars(optimizer).items()}}
     state["_skfnn_version"] = __version__
     return state
 
@@ -193,9 +195,11 @@ def _check_real_floats(named):
     for key, arrays in named.items():
         for i, a in enumerate(arrays):
             xp = _array_api.array_namespace(a)
-            if not _array_api.is_float(a.dtype, xp):
+            # Booleans and integers are real numbers: a user may assign them, and predict
+            # and training take them as float64 (θ is repacked in float64 below).
+            if not _array_api.is_real_dtype(a.dtype, xp):
                 raise _Invalid(f"{key}[{i}] holds {a.dtype} values; weights are real "
-                               "floating-point numbers")
+                               "numbers")
 
 
 def _check_labels(state):
@@ -245,7 +249,7 @@ def _optimizer_from_state(params):
         raise _Invalid(f"unknown optimizer {name!r} in _optimizer (this "
                        f"skfnn knows {sorted(_OPTIMIZERS)})")
     optimizer = object.__new__(cls)
-    optimizer.__dict__.update(params)
+    optimizer.__dict__.update({k: _from_spec(v) for k, v in params.items()})
     return optimizer
 
 
@@ -253,7 +257,10 @@ def _repack(state, layout):
     """θ packed from the state's (checked) coefs_ / intercepts_, which become its views."""
     params = [*state["coefs_"], *state["intercepts_"]]
     xp = _array_api.array_namespace(*params)
-    theta = _array_api.empty(layout.size, xp.result_type(*params), params[0])
+    dtype = xp.result_type(*params)
+    if not _array_api.is_float(dtype, xp):  # bool / integer weights (a user's): float64
+        dtype = xp.float64
+    theta = _array_api.empty(layout.size, dtype, params[0])
     layout.pack(state["coefs_"], state["intercepts_"], out=theta)
     state["coefs_"], state["intercepts_"] = layout.unpack(theta)
     return theta

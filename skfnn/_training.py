@@ -3,12 +3,13 @@
 Both act on the packed parameter vector θ in place through the engine's one
 (J, ∇J) function, and run the hooks of :mod:`skfnn._hooks` at fixed points::
 
-    stochastic (sgd, adam)                    L-BFGS
+    stochastic (sgd, adam, adamw, rmsprop)    L-BFGS
     ----------------------                    ------
     begin                                     begin
     for each epoch (≤ max_iter):              epoch_begin            (iteration 1)
         epoch_begin                           for each iteration scipy completes:
         shuffle, then one step per batch          epoch_end           (may stop)
+        (∇J clipped first with clip_norm)
         epoch_end          (may stop)             epoch_begin         (the next one)
     end                                       end
 
@@ -39,8 +40,8 @@ from . import _array_api, _engine
 from ._array_api import astype, on_device, rows, to_numpy
 from ._hooks import call
 
-__all__ = ["Run", "ValidationSet", "batch_size", "fit_lbfgs", "fit_stochastic",
-           "split_validation"]
+__all__ = ["Run", "ValidationSet", "batch_size", "clip_gradient", "fit_lbfgs",
+           "fit_stochastic", "split_validation"]
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,9 @@ class Run:
         The most epochs (iterations) this fit may run.
     samples_per_epoch : int
         What an epoch adds to ``t_`` (the training rows; 0 for L-BFGS).
-    optimizer : SGD or Adam, optional
+    optimizer : SGD, Adam, AdamW or RMSprop, optional
+    clip_norm : float or None, default=None
+        The largest global L2 norm of ∇J a step may take (:func:`clip_gradient`).
 
     Attributes
     ----------
@@ -107,8 +110,9 @@ class Run:
     """
 
     def __init__(self, estimator, net, theta, X, Y, sample_weight, *, max_iter,
-                 samples_per_epoch, optimizer=None):
+                 samples_per_epoch, optimizer=None, clip_norm=None):
         self.estimator, self.net, self.theta = estimator, net, theta
+        self.clip_norm = clip_norm
         self.X, self.Y, self.sample_weight = X, Y, sample_weight
         self.max_iter, self.samples_per_epoch = max_iter, samples_per_epoch
         self.optimizer = optimizer
@@ -187,8 +191,21 @@ def _epoch(run, sample_idx, grad, workspace, nets, random_state):
             run.reference_loss = J
         batch_losses.append(J)
         accumulated_loss += J * n_batch
+        if run.clip_norm is not None:
+            clip_gradient(grad, run.clip_norm)
         run.optimizer.step(theta, grad, workspace.scratch)
     return accumulated_loss / n_samples
+
+
+def clip_gradient(grad, max_norm):
+    """Rescale ∇J in place to a global L2 norm of at most ``max_norm``.
+
+    As ``torch.nn.utils.clip_grad_norm_``: c = max_norm / (‖∇J‖ + 1e-6), and
+    ∇J ← c ∇J when c < 1. ∇J is the whole gradient, the L2 term included.
+    """
+    coef = max_norm / (float(_engine.squared_norm([grad])) ** 0.5 + 1e-6)
+    if coef < 1:
+        grad *= coef
 
 
 def fit_lbfgs(run, hooks, *, max_fun, tol, objective=None):
