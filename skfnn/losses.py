@@ -245,7 +245,7 @@ def _y_log(y, a):
     computes it. numpy's own ``log`` is vectorised with AVX-512 where the CPU has it,
     and there differs from the C library's in the last bit for a few percent of
     probabilities near 1: J would then differ from scikit-learn's in its last bit,
-    which L-BFGS's line search amplifies into another path (docs/differences.md §9).
+    which L-BFGS's line search amplifies into another path (docs/differences.md).
     """
     if isinstance(a, np.ndarray):
         return _array_api.xlogy(y, a)
