@@ -21,3 +21,34 @@ def pytest_report_header(config):
         f"with {versions}",
     ]
 
+
+
+# The quick subset (`python -m pytest -m "not slow"`, README's Quick start) leaves out
+# what costs most and is least likely to break in everyday work: whole modules that
+# start clusters, subprocesses or PyTorch, and the tests that took over 3 s each in a
+# full run on a 2-core machine. Matched by node id, so that files other work edits
+# need no decorator.
+SLOW_MODULES = ("tests/test_dask.py", "tests/test_array_api.py", "tests/test_properties.py",
+                "docs/array_api.md", "docs/user_guide.md", "docs/scaling.md")
+SLOW_TESTS = (
+    "tests/test_packaging.py::test_main_job",
+    "tests/test_packaging.py::test_python_m_skfnn_help",
+    "tests/test_plotting.py::test_import_skfnn_does_not_import_matplotlib",
+    "tests/test_model_extensions.py::test_orthogonal_weights_have_orthonormal_columns_or_rows",
+    "tests/test_sklearn_agreement.py::test_lbfgs_is_bit_identical_to_scikit_learn",
+    "tests/test_parity.py::test_parity[",  # the whole matrix; the deliberate differences stay
+)
+
+
+def is_slow(nodeid):
+    """True for a test of the slow set: its module, its name, or an array-API check."""
+    return (nodeid.startswith(SLOW_MODULES) or nodeid.startswith(SLOW_TESTS)
+            or ("test_sklearn_checks.py" in nodeid and "array_api" in nodeid))
+
+
+def pytest_collection_modifyitems(config, items):
+    import pytest
+
+    for item in items:
+        if is_slow(item.nodeid):
+            item.add_marker(pytest.mark.slow)

@@ -105,12 +105,23 @@ def params(solver, **extra):
                    tol=0.0, n_iter_no_change=10**6, learning_rate_init=0.01), **extra}
 
 
+#: How far the torch fit may end from the numpy fit over a whole run: the largest
+#: weight difference relative to the largest weight, and the largest probability
+#: difference. sgd and adam add one rounding per step: 1e-10. L-BFGS's 69 iterations
+#: amplify the roundings of another summation order (torch's products against
+#: OpenBLAS's) through its line search: measured 1.0e-11 to 7.7e-11 in the weights and
+#: 1.7e-11 to 1.3e-10 in the probabilities (OpenBLAS's Sandybridge, Haswell and
+#: SkylakeX kernels, 1 and 2 threads), so 1e-9, as docs/array_api.md states.
+WHOLE_RUN_GAP = {"sgd": 1e-10, "adam": 1e-10, "lbfgs": 1e-9}
+
+
 def run_to_convergence(solver):
     """A whole run: 40 epochs of sgd or adam; L-BFGS until it converges.
 
     L-BFGS on a non-convex objective amplifies a difference of one rounding
     exponentially (after some 60 iterations it leads elsewhere, as a one-ulp change
-    of one element of X does in numpy alone); to a stable minimum it does not.
+    of one element of X does in numpy alone); to a stable minimum it does not, but
+    its line search still amplifies it: see WHOLE_RUN_GAP.
     """
     if solver != "lbfgs":
         return params(solver)
@@ -139,7 +150,7 @@ def test_torch_float64_fit_is_the_numpy_fit_over_a_whole_run(solver, record_prop
     assert isinstance(est.coefs_[0], torch.Tensor) and est.coefs_[0].dtype == torch.float64
     gap = relative_gap(est.coefs_ + est.intercepts_, ref.coefs_ + ref.intercepts_)
     record_property("relative_gap", gap)
-    assert gap < 1e-10
+    assert gap < WHOLE_RUN_GAP[solver]
     assert est.n_iter_ == ref.n_iter_ < 1000
     assert_allclose(est.loss_curve_, ref.loss_curve_, rtol=1e-10)
     # Prediction of one model in both namespaces: only the summation order differs.
@@ -150,7 +161,7 @@ def test_torch_float64_fit_is_the_numpy_fit_over_a_whole_run(solver, record_prop
                     rtol=1e-12, atol=1e-12)
     assert_array_equal(host(est.predict(on_torch(X))), numpy_twin.predict(X))
     # ... and of the two fits.
-    assert_allclose(host(proba), ref.predict_proba(X), rtol=0, atol=1e-10)
+    assert_allclose(host(proba), ref.predict_proba(X), rtol=0, atol=WHOLE_RUN_GAP[solver])
 
 
 def test_lbfgs_on_a_non_convex_objective_follows_numpy_for_its_first_40_iterations():

@@ -73,13 +73,27 @@ def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
 
+ACCELERATORS = ("cuda", "xpu", "mps", "gpu")
+GPU_ONLY_LIBRARIES = ("cupy", "dpnp")
+
+
 def test_only_checks_for_absent_libraries_and_devices_are_left_out():
-    """What is left out is exactly what needs a library or a device missing here."""
-    left_out = {pair for param in NOT_HERE for pair in namespaces_and_devices(param[1])}
-    for namespace, device in left_out:
-        absent_library = find_spec(namespace) is None
-        assert absent_library or device in ("cuda", "xpu", "mps", "gpu", None), (namespace,
-                                                                                  device)
+    """What is left out is exactly what needs a library or a device missing here.
+
+    The rule is per check: a check of mixed inputs (array-api-strict's device1 and
+    PyTorch's cpu, say) is left out where one of its libraries is missing, although
+    the other is installed; every left-out check needs at least one absent library
+    or an accelerator (PyTorch's cuda, xpu, mps; CuPy; dpnp).
+    """
+    def needs_what_is_missing(param):
+        return any(find_spec(namespace) is None or device in ACCELERATORS
+                   or namespace in GPU_ONLY_LIBRARIES
+                   for namespace, device in namespaces_and_devices(param[1]))
+
+    for param in NOT_HERE:
+        assert needs_what_is_missing(param), namespaces_and_devices(param[1])
+    # Conversely, a check on installed libraries on the host's CPU is never left out.
+    assert all(runnable_here(param) for param in ALL_CHECKS if not needs_what_is_missing(param))
     # Every check of numpy, and of anything installed on the host's CPU, is kept.
     kept = {pair for param in CHECKS for pair in namespaces_and_devices(param[1])}
     host = {("numpy", None), ("array_api_strict", "CPU_DEVICE"),
