@@ -379,7 +379,7 @@ def test_parity(case):
 # The parameters skfnn adds beside ``loss`` (checked below), with the defaults that
 # keep scikit-learn's behaviour.
 ADDED = {"out_activation": "auto", "scoring": None, "dropout": 0.0, "init": "glorot_uniform"}
-ADDED_TO = {FNNRegressor: ADDED, FNNClassifier: {**ADDED, "class_weight": None}}
+ADDED_TO = {FNNRegressor: {**ADDED, "quantile": None}, FNNClassifier: {**ADDED, "class_weight": None}}
 
 
 @pytest.mark.parametrize("ours, ref", [(FNNRegressor, MLPRegressor),
