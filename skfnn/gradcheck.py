@@ -1008,9 +1008,11 @@ def check_loss(loss, *, activation=None, y=None, z=None, n_samples=8, n_outputs=
     if y is not None:
         Y = _as_2d(y, "y")
         if Z_given is not None and Z_given.shape != (Y.shape[0], m * Y.shape[1]):
-            raise ValueError(f"z must have {m} column(s) per column of y ({label} has "
-                             f"{m} outputs per target); got y of shape {Y.shape} and z "
-                             f"of shape {Z_given.shape}.")
+            head = "the same shape" if m == 1 else (
+                f"matching shapes: z has {m} columns per column of y ({label} has {m} "
+                "outputs per target)")
+            raise ValueError(f"y and z must have {head}; got {Y.shape} and "
+                             f"{Z_given.shape}.")
     else:
         if Z_given is not None and Z_given.shape[1] % m:
             raise ValueError(f"z must have a multiple of {m} columns ({label} has {m} "

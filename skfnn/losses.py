@@ -67,6 +67,15 @@ class Loss(Parametrised):
         The activation class for which δ^L = a − y exactly.
     kinks : tuple of float
         Residuals a − y where ∂ℓ/∂a jumps (or bends), skipped by gradient checks.
+    outputs_per_target : int
+        The output head: how many network outputs the loss reads per target
+        (1; 2 for a mean–variance head, Q for Q quantiles). The outputs come in
+        ``outputs_per_target`` blocks of one column per target.
+    predict, point_prediction, predict_std : callable or None
+        A head's maps from the outputs a to what ``predict`` returns, to the
+        point prediction ``score`` compares with y (one column per target), and
+        to the standard deviations of ``predict(X, return_std=True)``. None:
+        the outputs are the predictions, and there is no std.
 
     Every attribute, and ``check_target``, is optional: an object without one
     gets the default listed in :data:`OPTIONAL_ATTRIBUTES`.
@@ -92,6 +101,12 @@ class Loss(Parametrised):
     canonical_link = None
     #: Residuals a − y where ∂ℓ/∂a jumps (or bends); see gradient checks.
     kinks = ()
+    #: The output head: network outputs per target (2 for a mean–variance head).
+    outputs_per_target = 1
+    #: Optional methods of a head (None: the outputs are the predictions):
+    #: ``predict(a)``, what the estimator's predict returns; ``point_prediction(a)``,
+    #: one column per target, what score compares with y; ``predict_std(a)``.
+    predict = point_prediction = predict_std = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
