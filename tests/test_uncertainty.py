@@ -454,3 +454,31 @@ def test_onnx_exports_the_mean_the_std_and_the_quantiles(gaussian, quantiles):
     assert_allclose(P, quantiles.predict(X), rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match="return_std=True needs"):
         to_onnx(quantiles, X[:1], return_std=True)
+
+
+# ----------------------------------------------------------------------------
+# The figure and the benchmark of docs/uncertainty.md run
+# ----------------------------------------------------------------------------
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def test_the_figure_script_draws_the_committed_figure(tmp_path):
+    pytest.importorskip("matplotlib")
+    import runpy
+
+    script = runpy.run_path(str(ROOT / "docs" / "plots" / "uncertainty.py"))
+    out = script["main"](tmp_path / "uncertainty.png")
+    assert out.stat().st_size > 10_000
+    assert (ROOT / "docs" / "plots" / "uncertainty.png").is_file()  # committed
+
+
+def test_the_benchmark_measures_every_method(capsys):
+    import runpy
+
+    benchmark = runpy.run_path(str(ROOT / "benchmarks" / "uncertainty.py"))
+    rows, crossing = benchmark["main"](["--n-train", "300", "--n-test", "600"])
+    assert [r["method"] for r in rows] == ["FNN gaussian_nll", "FNN quantile", "HGB quantile",
+                                          "GaussianProcess"]
+    assert all(0.5 < r["coverage"] <= 1 and r["width"] > 0 for r in rows)
+    assert 0 <= crossing <= 1
+    assert "coverage" in capsys.readouterr().out
