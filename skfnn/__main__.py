@@ -172,6 +172,11 @@ PAIRINGS = [
     ("regression", "poisson", "softplus"),
     ("regression", "absolute_error", "identity"),
     ("regression", "huber", "identity"),
+    ("regression", "gaussian_nll", "identity"),
+    ("regression", "quantile", "identity"),
+    ("regression", "gamma", "exp"),
+    ("regression", "gamma", "softplus"),
+    ("regression", "tweedie", "exp"),
     ("binary", "log_loss", "logistic"),
     ("multilabel", "log_loss", "logistic"),
     ("multiclass", "log_loss", "softmax"),
@@ -182,7 +187,11 @@ PAIRINGS = [
 ]
 
 
-def _gradcheck_problem(task, out, rng, n_samples=12, n_features=4):
+# Parameters a loss takes from the estimator: three quantiles, a three-block head.
+_LOSS_PARAMS = {"quantile": {"quantile": [0.1, 0.5, 0.9]}}
+
+
+def _gradcheck_problem(task, out, rng, n_samples=12, n_features=4, loss=None):
     """Random data whose targets suit the task and the output activation.
 
     Inputs are small so that the random network stays away from saturation,
@@ -198,6 +207,8 @@ def _gradcheck_problem(task, out, rng, n_samples=12, n_features=4):
              "tanh": rng.uniform(-0.9, 0.9, n_samples),
              "exp": rng.poisson(2.0, n_samples).astype(float),
              "softplus": rng.poisson(2.0, n_samples).astype(float)}[out]
+        if loss == "gamma":  # positive targets
+            y = rng.gamma(2.0, 1.0, n_samples)
         return FNNRegressor, X, y
     if task == "binary":
         return FNNClassifier, X, np.arange(n_samples) % 2
@@ -235,10 +246,10 @@ def gradcheck(args: argparse.Namespace) -> int:
     worst, failures = 0.0, 0
     for activation in hidden:
         for task, loss, out in PAIRINGS:
-            Estimator, X, y = _gradcheck_problem(task, out, rng)
+            Estimator, X, y = _gradcheck_problem(task, out, rng, loss=loss)
             estimator = Estimator(tuple(args.hidden), activation=activation, loss=loss,
                                   out_activation=out, alpha=args.alpha, dropout=args.dropout,
-                                  random_state=args.seed)
+                                  random_state=args.seed, **_LOSS_PARAMS.get(loss, {}))
             result = check_gradients(estimator, X, y, rng.uniform(0.5, 2.0, X.shape[0]),
                                      tol=args.tol)
             checked = sum(b.n_checked for b in result.blocks)

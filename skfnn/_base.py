@@ -176,7 +176,7 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
 
     def _resolve_output(self, Y):
         """Return (loss, output activation) for this task, validated."""
-        loss = get_loss(self.loss)
+        loss = self._get_loss()
         if self.out_activation == "auto":
             out = get_activation(self._default_out_activation(loss), "out_activation")
         else:
@@ -195,6 +195,10 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
             check_target(Y)
         return loss, out
 
+    def _get_loss(self):
+        """The loss object of the ``loss`` parameter (a subclass may add its own parameters)."""
+        return get_loss(self.loss)
+
     def _default_out_activation(self, loss):
         return loss_optional(loss, "default_out_activation")
 
@@ -208,7 +212,9 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
         loss, out = self._resolve_output(Y)
         xp, device = array_namespace(X), _array_api.device(X)
         _array_api.check_trainable(xp, device)
-        return Network([X.shape[1], *hidden_sizes, Y.shape[1]], [*hidden, out], loss,
+        # The loss's output head: outputs_per_target network outputs for each target.
+        n_outputs = Y.shape[1] * loss_optional(loss, "outputs_per_target")
+        return Network([X.shape[1], *hidden_sizes, n_outputs], [*hidden, out], loss,
                        self.alpha, init_factors=self._init_factors(hidden),
                        dropout=self._dropout_rates(len(hidden_sizes)), init=self.init,
                        xp=xp, device=device)

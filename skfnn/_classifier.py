@@ -27,6 +27,7 @@ from ._sklearn_compat import (
 )
 from .activations import optional as activation_optional
 from .activations import ACTIVATIONS, Logistic, Softmax
+from .losses import optional as loss_optional
 
 __all__ = ["FNNClassifier"]
 
@@ -199,6 +200,11 @@ class FNNClassifier(ClassifierMixin, HiddenFeaturesMixin, BaseFNN):
 
     def _check_output(self, loss, out):
         _check_probability_output(out)
+        if loss_optional(loss, "outputs_per_target") != 1:  # a regression head
+            raise ValueError(
+                f"loss={self.loss!r} needs {loss_optional(loss, 'outputs_per_target')} network "
+                "outputs per target (a mean–variance or quantile head); a classifier's outputs "
+                "are its class probabilities. Use it with FNNRegressor.")
         if not activation_optional(out, "elementwise") and not self._multiclass():
             raise ValueError(
                 f"out_activation={self.out_activation!r} couples the output units (it is "

@@ -29,10 +29,15 @@ from .activations import optional as activation_optional
 from .losses import (
     AbsoluteError,
     BinaryLogLoss,
+    GammaLoss,
+    GaussianNLLLoss,
     HuberLoss,
     LogLoss,
     PoissonLoss,
+    QuantileLoss,
     SquaredError,
+    TweedieLoss,
+    expand_target,
     get_loss,
 )
 from .losses import optional as loss_optional
@@ -332,7 +337,8 @@ def _prepare(estimator, X, y, sample_weight):
 def _kink_pattern(net, Zs, As, Y):
     """Which side of each kink every pre-activation and residual lies on."""
     sides = [Z > k for Z, kinks in zip(Zs[1:], net.kinks) for k in kinks]
-    sides += [(As[-1] - Y) > k for k in net.loss_kinks]
+    # The residual a − y, y repeated for each block of the loss's output head.
+    sides += [(As[-1] - expand_target(net.loss, Y)) > k for k in net.loss_kinks]
     return np.concatenate([s.ravel() for s in sides]) if sides else np.empty(0, dtype=bool)
 
 
@@ -797,11 +803,24 @@ def _target_domain(loss):
     if isinstance(loss, PoissonLoss):
         return _Domain("counts y ≥ 0, a in [0.1, 20]",
                        lambda rng, shape: rng.poisson(1.5, shape).astype(float), 0.1, 20.0)
+    if isinstance(loss, GammaLoss):
+        return _Domain("y > 0 (Gamma draws), a in [0.1, 20]",
+                       lambda rng, shape: rng.gamma(2.0, 1.0, shape), 0.1, 20.0)
+    if isinstance(loss, TweedieLoss):
+        return _Domain("y ≥ 0 with zeros (compound Poisson–Gamma), a in [0.1, 20]",
+                       _compound_poisson_gamma, 0.1, 20.0)
     normal = lambda rng, shape: rng.standard_normal(shape)  # noqa: E731
-    if isinstance(loss, (SquaredError, AbsoluteError, HuberLoss)):
+    if isinstance(loss, (SquaredError, AbsoluteError, HuberLoss, GaussianNLLLoss,
+                         QuantileLoss)):
         return _Domain("real y ~ N(0, 1), real a", normal)
     return _Domain("real y ~ N(0, 1), a = σ(z) with z ~ N(0, 1) (the fallback for a loss "
                    "check_loss does not know)", normal, known=False)
+
+
+def _compound_poisson_gamma(rng, shape):
+    """Tweedie-like targets: a Poisson number of Gamma draws (0 when none)."""
+    counts = rng.poisson(1.0, shape)
+    return np.where(counts > 0, rng.gamma(2.0 * np.maximum(counts, 1), 0.5), 0.0)
 
 
 def _draw_z(sigma, Y, domain, rng, margin, loss_kinks, label):
@@ -983,14 +1002,24 @@ def check_loss(loss, *, activation=None, y=None, z=None, n_samples=8, n_outputs=
             out.raise_if_failed()
         return out
 
+    # A loss with an output head of m blocks has m outputs per target: z is (n, m·k).
+    m = loss_optional(loss, "outputs_per_target")
     Z_given = None if z is None else _as_2d(z, "z")
     if y is not None:
         Y = _as_2d(y, "y")
-        if Z_given is not None and Z_given.shape != Y.shape:
-            raise ValueError(f"y and z must have the same shape; got {Y.shape} and "
+        if Z_given is not None and Z_given.shape != (Y.shape[0], m * Y.shape[1]):
+            head = "the same shape" if m == 1 else (
+                f"matching shapes: z has {m} columns per column of y ({label} has {m} "
+                "outputs per target)")
+            raise ValueError(f"y and z must have {head}; got {Y.shape} and "
                              f"{Z_given.shape}.")
     else:
-        Y = domain.draw_y(rng, (n_samples, n_outputs) if Z_given is None else Z_given.shape)
+        if Z_given is not None and Z_given.shape[1] % m:
+            raise ValueError(f"z must have a multiple of {m} columns ({label} has {m} "
+                             f"outputs per target); got shape {Z_given.shape}.")
+        shape = (n_samples, n_outputs) if Z_given is None else (Z_given.shape[0],
+                                                                Z_given.shape[1] // m)
+        Y = domain.draw_y(rng, shape)
         check_target = loss_optional(loss, "check_target")
         if not domain.known and check_target is not None:
             try:
@@ -1001,9 +1030,10 @@ def check_loss(loss, *, activation=None, y=None, z=None, n_samples=8, n_outputs=
                     f"check_target rejects the fallback y ~ N(0, 1) ({exc}). Pass the "
                     "points to check at with y= (and z=, the output pre-activations)."
                 ) from None
+    Yx = expand_target(loss, Y)  # y beside each block of the head: residuals a − y
     points = []  # (σ, Z, A) per activation
     for sigma in sigmas:
-        Z = Z_given if Z_given is not None else _draw_z(sigma, Y, domain, rng, margin,
+        Z = Z_given if Z_given is not None else _draw_z(sigma, Yx, domain, rng, margin,
                                                         loss_kinks, label)
         with np.errstate(all="ignore"):
             points.append((sigma, Z, np.asarray(sigma.forward(Z), dtype=np.float64)))
@@ -1038,11 +1068,11 @@ def check_loss(loss, *, activation=None, y=None, z=None, n_samples=8, n_outputs=
     if _check_array(problems, what, G, A.shape, A.dtype, "a"):
         G = np.asarray(G, dtype=np.float64)
         fd = _column_differences(lambda A_: loss_values(Y, A_), A, eps)
-        skip = _near_kinks(A - Y, loss_kinks, margin)
+        skip = _near_kinks(A - Yx, loss_kinks, margin)
         _record(rows, problems, "gradient", np.where(skip, 0.0, _errors(G, fd)), tol,
                 lambda ik: (
                     f"{what} differs from the finite difference of its per-sample loss at "
-                    f"y={_g(Y[ik])}, a={_g(A[ik])} (sample {ik[0]}, output {ik[1]}) by "
+                    f"y={_g(Yx[ik])}, a={_g(A[ik])} (sample {ik[0]}, output {ik[1]}) by "
                     f"{_g(abs(G[ik] - fd[ik]))} (gradient {_g(G[ik])}, finite difference "
                     f"{_g(fd[ik])})"), masked=skip)
         dtype_G = loss.gradient(Y.astype(np.float32), A.astype(np.float32))
@@ -1085,12 +1115,12 @@ def check_loss(loss, *, activation=None, y=None, z=None, n_samples=8, n_outputs=
         D = np.asarray(D, dtype=np.float64)
         fd = _column_differences(
             lambda Z_: loss_values(Y, np.asarray(sigma.forward(Z_), np.float64)), Z, eps)
-        skip = (_near_kinks(A - Y, loss_kinks, margin)
+        skip = (_near_kinks(A - Yx, loss_kinks, margin)
                 | _near_kinks(Z, tuple(activation_optional(sigma, "kinks") or ()), margin))
         if not elementwise:
             skip = np.repeat(skip.any(axis=1, keepdims=True), Z.shape[1], axis=1)
         _record(rows, problems, "delta", np.where(skip, 0.0, _errors(D, fd)), tol,
-                partial(_describe_delta, what, label, act, loss, sigma, Y, Z, A, D, fd,
+                partial(_describe_delta, what, label, act, loss, sigma, Yx, Z, A, D, fd,
                         elementwise), activation=act, masked=skip)
         with np.errstate(all="ignore"):
             A32 = np.asarray(sigma.forward(Z.astype(np.float32))).astype(np.float32)

@@ -16,6 +16,9 @@ scikit-learn's ``array_api_dispatch`` PyTorch, CuPy or array-api-strict; see
 :func:`skfnn.array_namespace`).
 """
 
+import math
+from numbers import Real
+
 import numpy as np
 
 from . import _array_api
@@ -31,11 +34,16 @@ __all__ = [
     "OPTIONAL_ATTRIBUTES",
     "AbsoluteError",
     "BinaryLogLoss",
+    "GammaLoss",
+    "GaussianNLLLoss",
     "HuberLoss",
     "LogLoss",
     "Loss",
     "PoissonLoss",
+    "QuantileLoss",
     "SquaredError",
+    "TweedieLoss",
+    "expand_target",
     "get_loss",
     "optional",
 ]
@@ -59,6 +67,15 @@ class Loss(Parametrised):
         The activation class for which δ^L = a − y exactly.
     kinks : tuple of float
         Residuals a − y where ∂ℓ/∂a jumps (or bends), skipped by gradient checks.
+    outputs_per_target : int
+        The output head: how many network outputs the loss reads per target
+        (1; 2 for a mean–variance head, Q for Q quantiles). The outputs come in
+        ``outputs_per_target`` blocks of one column per target.
+    predict, point_prediction, predict_std : callable or None
+        A head's maps from the outputs a to what ``predict`` returns, to the
+        point prediction ``score`` compares with y (one column per target), and
+        to the standard deviations of ``predict(X, return_std=True)``. None:
+        the outputs are the predictions, and there is no std.
 
     Every attribute, and ``check_target``, is optional: an object without one
     gets the default listed in :data:`OPTIONAL_ATTRIBUTES`.
@@ -84,6 +101,12 @@ class Loss(Parametrised):
     canonical_link = None
     #: Residuals a − y where ∂ℓ/∂a jumps (or bends); see gradient checks.
     kinks = ()
+    #: The output head: network outputs per target (2 for a mean–variance head).
+    outputs_per_target = 1
+    #: Optional methods of a head (None: the outputs are the predictions):
+    #: ``predict(a)``, what the estimator's predict returns; ``point_prediction(a)``,
+    #: one column per target, what score compares with y; ``predict_std(a)``.
+    predict = point_prediction = predict_std = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -299,6 +322,232 @@ class LogLoss(Loss):
         BinaryLogLoss.check_target(self, y)
 
 
+# ----------------------------------------------------------------------------
+# Losses with a wider output head: more than one network output per target
+# ----------------------------------------------------------------------------
+def _blocks(a, m):
+    """The m blocks of k = a.shape[1] / m columns of a head, as a list."""
+    k = a.shape[1] // m
+    return [a[:, i * k:(i + 1) * k] for i in range(m)]
+
+
+def _softplus(s):
+    return array_namespace(s).logaddexp(_array_api.scalar(0, s), s)
+
+
+class GaussianNLLLoss(Loss):
+    """Gaussian negative log-likelihood of a mean–variance head.
+
+    The network gives two outputs per target: the mean μ_k and a variance
+    parameter s_k, in two blocks (columns ``[μ_1 … μ_K, s_1 … s_K]``), and
+
+        v_k = softplus(s_k) + min_variance,
+        ℓ = Σ_k ½ log(2π v_k) + (y_k − μ_k)² / (2 v_k) = −Σ_k log N(y_k; μ_k, v_k).
+
+    ∂ℓ/∂μ_k = (μ_k − y_k) / v_k and ∂ℓ/∂s_k = ½ (1/v_k − (y_k − μ_k)²/v_k²) σ(s_k),
+    σ the logistic function (softplus' derivative); with the identity output
+    (the default) δ^L is this gradient. Softplus rather than exp: the variance
+    grows linearly, not exponentially, in s (no overflow, and no gradient that
+    explodes with a large step), and the floor ``min_variance`` keeps log v and
+    r²/v finite however small softplus(s) gets, so the loss stays finite.
+
+    Parameters
+    ----------
+    min_variance : float, default=1e-6
+        The floor of every predicted variance, in the units of y² (the
+        estimator does not rescale targets).
+    """
+
+    name = "gaussian_nll"
+    outputs_per_target = 2
+
+    def __init__(self, min_variance=1e-6):
+        self.min_variance = min_variance
+
+    def variance(self, s):
+        """v = softplus(s) + min_variance, from the variance block s."""
+        return _softplus(s) + self.min_variance
+
+    def pointwise(self, y, a):
+        mu, s = _blocks(a, 2)
+        v = self.variance(s)
+        r = y - mu
+        return 0.5 * (array_namespace(a).log((2 * math.pi) * v) + r * r / v)
+
+    def gradient(self, y, a):
+        mu, s = _blocks(a, 2)
+        v = self.variance(s)
+        r = mu - y
+        g_s = 0.5 * (1 / v - (r / v) ** 2) * _array_api.expit(s)
+        return _array_api.concat([r / v, g_s], axis=1)
+
+    def delta(self, y, z, a, activation):
+        if type(activation) is Identity:  # σ' = 1: δ^L is ∂ℓ/∂a
+            return self.gradient(y, a)
+        return super().delta(y, z, a, activation)
+
+    def predict(self, a):
+        """The predicted means μ, one column per target."""
+        return _blocks(a, 2)[0]
+
+    point_prediction = predict
+
+    def predict_std(self, a):
+        """The predicted standard deviations √v, one column per target."""
+        return array_namespace(a).sqrt(self.variance(_blocks(a, 2)[1]))
+
+
+class QuantileLoss(Loss):
+    """Pinball loss of one or several quantiles τ_1 … τ_Q.
+
+    The network gives one output per quantile and target, in Q blocks
+    (quantile-major: column q·K + k is quantile τ_q of target k), and
+
+        ℓ = Σ_q Σ_k ρ_{τ_q}(y_k − a_{qk}),  ρ_τ(r) = max(τ r, (τ − 1) r),
+
+    ∂ℓ/∂a_{qk} = 1 − τ_q where a_{qk} > y_k, −τ_q where a_{qk} < y_k (−τ_q at
+    the kink a = y, declared in ``kinks`` for the gradient checks). Its
+    minimiser over a is the τ-quantile of y's distribution.
+
+    Parameters
+    ----------
+    quantile : float or sequence of float, default=0.5
+        τ, each in (0, 1).
+    """
+
+    name = "quantile"
+    kinks = (0.0,)
+
+    def __init__(self, quantile=0.5):
+        self.quantile = _checked_quantiles(quantile)
+
+    @property
+    def quantiles(self):
+        """τ_1 … τ_Q as a tuple."""
+        return (self.quantile,) if isinstance(self.quantile, Real) else self.quantile
+
+    @property
+    def outputs_per_target(self):
+        return len(self.quantiles)
+
+    def _taus(self, a):
+        """τ of every column of a head, shape (1, Q·K), in a's namespace and dtype."""
+        k = a.shape[1] // len(self.quantiles)
+        taus = np.repeat(np.asarray(self.quantiles, dtype=float), k)[None, :]
+        return _array_api.on_device(taus, a, dtype=a.dtype)
+
+    def pointwise(self, y, a):
+        r = expand_target(self, y) - a
+        return array_namespace(a).maximum(self._taus(a) * r, (self._taus(a) - 1) * r)
+
+    def gradient(self, y, a):
+        above = _array_api.astype(a > expand_target(self, y), a.dtype)
+        return above - self._taus(a)
+
+    def point_prediction(self, a):
+        """The block of the quantile nearest 0.5 (the median if it is one of them)."""
+        nearest = int(np.argmin([abs(t - 0.5) for t in self.quantiles]))
+        return _blocks(a, len(self.quantiles))[nearest]
+
+
+def _checked_quantiles(quantile):
+    """τ as a float, or a tuple of floats, each in (0, 1); else a ValueError."""
+    single = isinstance(quantile, Real) and not isinstance(quantile, bool)
+    values = [quantile] if single else list(np.ravel(np.asarray(quantile, dtype=object)))
+    if not values or not all(isinstance(t, Real) and not isinstance(t, bool) and 0 < t < 1
+                             for t in values):
+        raise ValueError(f"quantile must be a float in (0, 1) or a non-empty list of them; "
+                         f"got {quantile!r}.")
+    if len(set(values)) != len(values):
+        raise ValueError(f"quantile lists {quantile!r} with repeated values.")
+    return float(quantile) if single else tuple(float(t) for t in values)
+
+
+class GammaLoss(Loss):
+    """Half Gamma deviance: ℓ = Σ_k y_k / a_k − log(y_k / a_k) − 1.
+
+    ∂ℓ/∂a = (a − y) / a²; with the exp output (the log link, its default
+    and scikit-learn's ``HistGradientBoostingRegressor(loss="gamma")``) δ^L =
+    1 − y/a. Up to terms free of a, ℓ / φ is the negative log-likelihood of a
+    Gamma distribution with mean a and dispersion φ. Targets must be positive.
+    """
+
+    name = "gamma"
+    default_out_activation = "exp"
+
+    def pointwise(self, y, a):
+        ratio = y / a
+        return ratio - array_namespace(a).log(ratio) - 1
+
+    def gradient(self, y, a):
+        return (a - y) / (a * a)
+
+    def delta(self, y, z, a, activation):
+        if type(activation) is Exp:  # σ' = a
+            return 1 - y / a
+        return super().delta(y, z, a, activation)
+
+    def check_target(self, y):
+        if array_namespace(y).any(y <= 0):
+            raise ValueError("Some value(s) of y are zero or negative, which is not allowed "
+                             "for the gamma loss: it models positive targets (use "
+                             "TweedieLoss(power=p), 1 < p < 2, for targets with zeros).")
+
+
+class TweedieLoss(Loss):
+    """Half Tweedie deviance of power p, 1 < p < 2 (compound Poisson–Gamma).
+
+        ℓ = Σ_k y^{2−p} / ((1−p)(2−p)) − y a^{1−p} / (1−p) + a^{2−p} / (2−p),
+
+    half of scikit-learn's ``mean_tweedie_deviance`` per sample. ∂ℓ/∂a =
+    a^{−p} (a − y); with the exp output (the log link, its default) δ^L =
+    a^{1−p} (a − y). Targets must be non-negative; zeros are allowed.
+
+    Parameters
+    ----------
+    power : float, default=1.5
+        p, strictly between 1 (Poisson: ``loss="poisson"``) and 2 (Gamma:
+        ``loss="gamma"``).
+    """
+
+    name = "tweedie"
+    default_out_activation = "exp"
+
+    def __init__(self, power=1.5):
+        if not (isinstance(power, Real) and 1 < power < 2):
+            raise ValueError(f"TweedieLoss needs a power p with 1 < p < 2 (p = 1 is "
+                             f"loss='poisson', p = 2 loss='gamma'); got power={power!r}.")
+        self.power = float(power)
+
+    def pointwise(self, y, a):
+        p, xp = self.power, array_namespace(a)
+        return (xp.pow(y, 2 - p) / ((1 - p) * (2 - p)) - y * xp.pow(a, 1 - p) / (1 - p)
+                + xp.pow(a, 2 - p) / (2 - p))
+
+    def gradient(self, y, a):
+        return array_namespace(a).pow(a, -self.power) * (a - y)
+
+    def delta(self, y, z, a, activation):
+        if type(activation) is Exp:  # σ' = a
+            return array_namespace(a).pow(a, 1 - self.power) * (a - y)
+        return super().delta(y, z, a, activation)
+
+    def check_target(self, y):
+        if array_namespace(y).any(y < 0):
+            raise ValueError("Some value(s) of y are negative, which is not allowed for the "
+                             f"tweedie loss (power={self.power}).")
+
+
+def expand_target(loss, y):
+    """y repeated once per block of the loss's output head, to stand beside a.
+
+    The residual a − y of a head of Q blocks is a − [y, …, y] (Q copies):
+    where the loss's ``kinks`` lie, for the gradient checks.
+    """
+    m = optional(loss, "outputs_per_target")
+    return y if m == 1 else _array_api.concat([y] * m, axis=1)
+
+
 #: The optional attributes of a loss, and the default each takes when an object
 #: lacks it (see :class:`Loss`): a plain object with ``__call__``, ``gradient``
 #: and ``delta`` works wherever a Loss does. ``check_target`` None accepts any y.
@@ -308,6 +557,10 @@ OPTIONAL_ATTRIBUTES = {
     "canonical_link": None,
     "kinks": (),
     "check_target": None,
+    "outputs_per_target": 1,
+    "predict": None,
+    "point_prediction": None,
+    "predict_std": None,
 }
 
 
@@ -319,7 +572,8 @@ def optional(loss, attribute):
 #: Registry of the built-in losses, by name.
 LOSSES = {
     cls.name: cls
-    for cls in (SquaredError, AbsoluteError, HuberLoss, PoissonLoss, BinaryLogLoss, LogLoss)
+    for cls in (SquaredError, AbsoluteError, HuberLoss, PoissonLoss, BinaryLogLoss, LogLoss,
+                GaussianNLLLoss, QuantileLoss, GammaLoss, TweedieLoss)
 }
 
 

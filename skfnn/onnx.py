@@ -32,6 +32,7 @@ try:
         FloatTensorType,
         Int64TensorType,
         StringTensorType,
+        guess_tensor_type,
     )
     from skl2onnx.common.utils import check_input_and_output_numbers
 except ImportError as error:  # pragma: no cover - the test extra installs them
@@ -40,7 +41,7 @@ except ImportError as error:  # pragma: no cover - the test extra installs them
         'pip install "skfnn[onnx]"'
     ) from error
 
-from . import activations
+from . import activations, losses
 from ._array_api import to_numpy
 from ._classifier import FNNClassifier
 from ._regressor import FNNRegressor
@@ -54,7 +55,8 @@ MIN_OPSET = 13
 #: ai.onnx opset from which ``Gelu`` is an operator (before: the erf formula).
 _GELU_OPSET = 20
 
-FittedModel = namedtuple("FittedModel", "coefs intercepts hidden output task classes")
+FittedModel = namedtuple("FittedModel", "coefs intercepts hidden output task classes loss",
+                         defaults=(None,))
 FittedModel.__doc__ = """What the export reads from a fitted estimator.
 
 coefs, intercepts : lists of W^l (n_{l-1}, n_l) and b^l (n_l,)
@@ -62,6 +64,7 @@ hidden : list of the hidden activation objects σ_1 .. σ_{L-1}
 output : the output activation object σ_L
 task : "regression", "binary", "multiclass" or "multilabel-indicator"
 classes : the classifier's ``classes_`` (None for a regressor)
+loss : the loss object (a regressor's output head: see :func:`_regression_head`)
 """
 
 
@@ -80,7 +83,7 @@ def _network(estimator):
     # A model fitted under array_api_dispatch (a GPU's tensors): its weights, on the host.
     return FittedModel([to_numpy(W) for W in estimator.coefs_],
                        [to_numpy(b) for b in estimator.intercepts_], hidden, output, task,
-                       classes)
+                       classes, estimator._net.loss)
 
 
 # ----------------------------------------------------------------------
@@ -314,7 +317,7 @@ def _float_type(operator):
 
 
 def _check_input(operator, net):
-    n_outputs = 1 if net.task == "regression" else 2
+    n_outputs = [1, 2] if net.task == "regression" else 2
     check_input_and_output_numbers(operator, input_count_range=1,
                                    output_count_range=n_outputs)
     shape = operator.inputs[0].type.shape
@@ -330,7 +333,58 @@ def _regressor_shape(operator):
     net = _network(operator.raw_operator)
     _check_input(operator, net)
     n = operator.inputs[0].get_first_dimension()
-    operator.outputs[0].type = _float_type(operator)([n, net.coefs[-1].shape[1]])
+    width = net.coefs[-1].shape[1] // _head_blocks(net)
+    for output in operator.outputs:  # the prediction, and the std if asked for
+        output.type = _float_type(operator)([n, width])
+
+
+def _head_blocks(net):
+    """Outputs per target of what ``predict`` returns: 1 for the mean of a Gaussian head."""
+    if isinstance(net.loss, losses.GaussianNLLLoss):
+        return 2
+    return 1
+
+
+def _parse_regressor(scope, model, inputs, custom_parsers=None):
+    """Outputs "variable" (``predict``), and "std" with the option return_std=True."""
+    options = scope.get_options(model, dict(return_std=False))
+    operator = scope.declare_local_operator("SkfnnFNNRegressor", model)
+    operator.inputs = inputs
+    names = ["variable", "std"] if options["return_std"] else ["variable"]
+    for name in names:
+        operator.outputs.append(scope.declare_local_variable(
+            name, guess_tensor_type(inputs[0].type)))
+    return operator.outputs
+
+
+def _regression_head(g, a, net, outputs):
+    """Write ``predict`` (and ``predict(return_std=True)``'s std) of the output head.
+
+    One output per target (squared error, Poisson, Gamma, ...) and quantile heads:
+    A^L itself, quantile-major as ``predict``. A Gaussian head [μ, s]: μ, and
+    std = √(softplus(s) + min_variance). A custom loss that maps its outputs
+    (``predict``) has no known formula.
+    """
+    loss = net.loss
+    gaussian = isinstance(loss, losses.GaussianNLLLoss)
+    if not gaussian and losses.optional(loss, "predict") is not None:
+        raise ValueError(f"The loss {loss!r} maps the network's outputs to its predictions "
+                         "(predict), which has no ONNX formula; only the built-in heads "
+                         "can be exported.")
+    if len(outputs) > 1 and not gaussian:
+        raise ValueError(f"return_std=True needs a loss that predicts a distribution "
+                         f"(loss='gaussian_nll'); this model's loss is {loss!r}.")
+    if not gaussian:
+        g.op("Identity", a, output=outputs[0])
+        return
+    k = net.coefs[-1].shape[1] // 2
+    mu, s = (g.op("Slice", a, g.const([start], dtype=np.int64),
+                  g.const([stop], dtype=np.int64), g.const([1], dtype=np.int64))
+             for start, stop in ((0, k), (k, 2 * k)))
+    g.op("Identity", mu, output=outputs[0])
+    if len(outputs) > 1:
+        variance = g.op("Add", _softplus(g, s, None), g.const(float(loss.min_variance)))
+        g.op("Sqrt", variance, output=outputs[1])
 
 
 def _classifier_shape(operator):
@@ -393,7 +447,7 @@ def _convert(scope, operator, container):
     a = _forward(g, x, net)
     outputs = [v.full_name for v in operator.outputs]
     if net.task == "regression":
-        g.op("Identity", a, output=outputs[0])
+        _regression_head(g, a, net, outputs)
     else:
         _decode_classes(g, a, _labels(net, _nocl(scope, operator)), net.task, *outputs)
 
@@ -421,7 +475,8 @@ def _decode_classes(g, a, labels, task, label, proba):
 
 
 skl2onnx.update_registered_converter(
-    FNNRegressor, "SkfnnFNNRegressor", _regressor_shape, _convert)
+    FNNRegressor, "SkfnnFNNRegressor", _regressor_shape, _convert, parser=_parse_regressor,
+    options={"return_std": [False, True]})
 # Declaring the zipmap option makes skl2onnx parse the classifier as its own
 # classifiers: outputs label and probabilities, ZipMap unless zipmap=False.
 skl2onnx.update_registered_converter(
@@ -433,7 +488,7 @@ skl2onnx.update_registered_converter(
 # ----------------------------------------------------------------------
 # Convenience
 # ----------------------------------------------------------------------
-def to_onnx(estimator, X_sample, *, target_opset=None, zipmap=False):
+def to_onnx(estimator, X_sample, *, target_opset=None, zipmap=False, return_std=False):
     """Convert a fitted skfnn estimator, or a pipeline ending in one, to ONNX.
 
     A thin layer over ``skl2onnx.to_onnx`` (which works as well once this
@@ -455,12 +510,18 @@ def to_onnx(estimator, X_sample, *, target_opset=None, zipmap=False):
         skl2onnx's option for classifiers: False outputs the probabilities
         as an (n_samples, n_classes) tensor as ``predict_proba``; True as a
         list of {label: probability} maps (skl2onnx's default).
+    return_std : bool, default=False
+        For a regressor with ``loss="gaussian_nll"``: a second output "std",
+        as ``predict(X, return_std=True)`` (skl2onnx's option of the same
+        name, as for ``BayesianRidge``).
 
     Returns
     -------
     onnx.ModelProto
-        Outputs "variable" (a regressor, shape (n_samples, n_outputs)), or
-        "label" and "probabilities" (a classifier).
+        Outputs "variable" (a regressor: what ``predict`` returns, as a 2-D
+        tensor: the means of a Gaussian head, every quantile of a quantile
+        head), with "std" if ``return_std``; or "label" and "probabilities"
+        (a classifier).
 
     Examples
     --------
@@ -490,4 +551,5 @@ def to_onnx(estimator, X_sample, *, target_opset=None, zipmap=False):
         raise ValueError(f"target_opset must be at least {MIN_OPSET}; got {target_opset}.")
     return skl2onnx.to_onnx(
         estimator, initial_types=[("X", tensor_type([None, X_sample.shape[1]]))],
-        target_opset=target_opset, options={FNNClassifier: {"zipmap": zipmap}})
+        target_opset=target_opset, options={FNNClassifier: {"zipmap": zipmap},
+                                            FNNRegressor: {"return_std": return_std}})

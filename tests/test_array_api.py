@@ -228,15 +228,36 @@ def test_every_builtin_activation_trains_on_torch_as_on_numpy(activation):
     assert relative_gap(est.coefs_, ref.coefs_) < 1e-10
 
 
-@pytest.mark.parametrize("loss", ["squared_error", "absolute_error", "huber", "poisson"])
+@pytest.mark.parametrize("loss", ["squared_error", "absolute_error", "huber", "poisson",
+                                  "gaussian_nll", "quantile", "gamma", "tweedie"])
 def test_every_regression_loss_trains_on_torch_as_on_numpy(loss):
     X, y = regression(n_targets=1)
-    y = np.exp(y / 2) if loss == "poisson" else y
-    kwargs = params("adam", loss=loss, max_iter=10)
+    y = np.exp(y / 2) if loss in ("poisson", "gamma", "tweedie") else y
+    extra = {"quantile": [0.1, 0.5, 0.9]} if loss == "quantile" else {}
+    kwargs = params("adam", loss=loss, max_iter=10, **extra)
     ref = FNNRegressor(**kwargs).fit(X, y)
     est = FNNRegressor(**kwargs).fit(*on_torch(X, y))
     assert relative_gap(est.coefs_, ref.coefs_) < 1e-10
     assert_allclose(est.loss_curve_, ref.loss_curve_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("loss", ["gaussian_nll", "quantile", "gamma", "tweedie"])
+def test_the_output_heads_train_and_predict_on_array_api_strict(loss):
+    # Only the standard's functions: the heads' blocks, softplus, pow and the τ row.
+    X, y = regression(n_targets=2)
+    y = np.exp(y / 2) if loss in ("gamma", "tweedie") else y
+    extra = {"quantile": [0.1, 0.9]} if loss == "quantile" else {}
+    kwargs = params("adam", loss=loss, max_iter=5, **extra)
+    ref = FNNRegressor(**kwargs).fit(X, y)
+    est = FNNRegressor(**kwargs).fit(*strict(X, y))
+    assert relative_gap(est.coefs_ + est.intercepts_, ref.coefs_ + ref.intercepts_) < 1e-10
+    if loss == "gaussian_nll":
+        mean, std = est.predict(strict(X), return_std=True)
+        ref_mean, ref_std = ref.predict(X, return_std=True)
+        assert relative_gap([mean, std], [ref_mean, ref_std]) < 1e-10
+    else:
+        assert relative_gap(est.predict(strict(X)), ref.predict(X)) < 1e-10
+    assert est.score(*strict(X, y)) == pytest.approx(ref.score(X, y), rel=1e-10)
 
 
 @pytest.mark.parametrize("target", ["binary", "multilabel", "one-vs-rest"])

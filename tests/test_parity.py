@@ -380,7 +380,8 @@ def test_parity(case):
 # keep scikit-learn's behaviour.
 ADDED = {"out_activation": "auto", "scoring": None, "dropout": 0.0, "init": "glorot_uniform",
          "weight_decay": 0.01, "rho": 0.9, "warmup_epochs": 0, "clip_norm": None}
-ADDED_TO = {FNNRegressor: ADDED, FNNClassifier: {**ADDED, "class_weight": None}}
+ADDED_TO = {FNNRegressor: {**ADDED, "quantile": None},
+            FNNClassifier: {**ADDED, "class_weight": None}}
 
 
 @pytest.mark.parametrize("ours, ref", [(FNNRegressor, MLPRegressor),
