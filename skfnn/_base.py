@@ -625,15 +625,19 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
     def _forward_logits(self, X, method):
         """Z^L for X (validated for ``method``)."""
         X, Ws, bs = self._promoted(self._check_X(X, method))
-        return _finite(_engine.logits(self._net, X, Ws, bs))
+        with blas_threads_for(X.shape[0], self._net.layer_units):
+            return _finite(_engine.logits(self._net, X, Ws, bs))
 
     def _forward_output(self, X, method=None, check_input=True):
         """A^L for X (validated for ``method`` and checked finite, unless ``check_input``
-        is False)."""
-        if not check_input:
-            return _engine.predict(self._net, X, self.coefs_, self.intercepts_)
-        X, Ws, bs = self._promoted(self._check_X(X, method))
-        return _finite(_engine.predict(self._net, X, Ws, bs))
+        is False). Small products run on one BLAS thread, as a fit's (``_threads``)."""
+        if check_input:
+            X, Ws, bs = self._promoted(self._check_X(X, method))
+        else:
+            Ws, bs = self.coefs_, self.intercepts_
+        with blas_threads_for(X.shape[0], self._net.layer_units):
+            output = _engine.predict(self._net, X, Ws, bs)
+        return _finite(output) if check_input else output
 
     def _promoted(self, X):
         """X and the weights in their common dtype, as numpy's products promote them.
