@@ -1,0 +1,66 @@
+"""What skfnn tells its user: the main job's table, the gradcheck command's rows and
+pipes, error messages, and where warnings point."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def blas_threads():
+    return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+
+# ----------------------------------------------------------------------------
+# python -m skfnn (compare) and python -m skfnn gradcheck
+# ----------------------------------------------------------------------------
+
+def test_the_main_job_times_both_libraries_on_one_blas_thread(monkeypatch, capsys):
+    """skfnn runs such small fits on one thread by itself: scikit-learn's must too, or
+    the ratio compares thread settings, not work (15-31x on a busy machine)."""
+    import skfnn.__main__ as cli
+
+    seen = {}
+
+    def fake_fit_and_score(make_estimator, params, *split):
+        seen[make_estimator.__name__] = blas_threads()
+        return 0.5, 1, 1.0
+
+    monkeypatch.setattr(cli, "_fit_and_score", fake_fit_and_score)
+    monkeypatch.setattr(cli, "_gradient_check_line", lambda: ("gradient check: skipped", True))
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert cli.main([]) == 0
+        assert blas_threads() == {2}
+    assert seen == {"FNNClassifier": {2}, "MLPClassifier": {1},
+                    "FNNRegressor": {2}, "MLPRegressor": {1}}
+    out = capsys.readouterr().out
+    assert "both libraries on one BLAS thread" in out and "threadpool_limits(1)" in out
+
+
+def test_gradcheck_rows_name_their_target(capsys):
+    """log_loss with logistic outputs is binary, multilabel or one-vs-rest: three rows that
+    must read differently."""
+    from skfnn.__main__ import main
+
+    assert main(["gradcheck", "--hidden", "3"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()
+            if line.endswith(("passed", "FAILED"))]
+    logistic = [row[3] for row in rows if row[:3] == ["relu", "log_loss", "logistic"]]
+    assert logistic == ["binary", "multilabel", "one-vs-rest"]
+    assert len({tuple(row[:4]) for row in rows}) == len(rows)
+
+
+def test_gradcheck_piped_into_head_ends_without_a_traceback():
+    process = subprocess.Popen([sys.executable, "-m", "skfnn", "gradcheck"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = process.stdout.readline()
+    process.stdout.close()  # as `head -1` exits
+    stderr = process.stderr.read()
+    process.stderr.close()
+    assert process.wait(timeout=120) == 1
+    assert first.startswith("hidden layers")
+    assert stderr == ""
