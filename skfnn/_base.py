@@ -806,8 +806,11 @@ def _check_same_place(estimator, target, action):
     if other_xp is xp and other_dev == dev:
         return
     where = "numpy" if xp is np else f"{_array_api.name(xp)} arrays on {dev}"
-    move = ("move the model first: sklearn.utils._array_api.move_estimator_to(estimator, "
-            "xp, device).")
+    # scikit-learn 1.9 has the helper only in a private module, with no public name yet.
+    move = ("move the model first with scikit-learn's move_estimator_to(estimator, xp, "
+            "device) (not public in scikit-learn 1.9: import it from "
+            "sklearn.utils._array_api; see skfnn's docs/array_api.md, 'Moving and saving "
+            "a model').")
     if xp is not np and not get_config()["array_api_dispatch"]:
         # Without dispatch scikit-learn's validation turned X into numpy, whatever it was.
         raise ValueError(

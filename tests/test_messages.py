@@ -64,3 +64,44 @@ def test_gradcheck_piped_into_head_ends_without_a_traceback():
     assert process.wait(timeout=120) == 1
     assert first.startswith("hidden layers")
     assert stderr == ""
+
+
+# ----------------------------------------------------------------------------
+# loss="binary_log_loss" needs a binary or multilabel target
+# ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("out_activation", ["auto", "logistic", "softmax"])
+def test_binary_log_loss_on_a_multiclass_target_is_refused(out_activation):
+    import numpy as np
+
+    from skfnn import FNNClassifier
+
+    X = np.random.default_rng(0).standard_normal((30, 3))
+    clf = FNNClassifier((4,), loss="binary_log_loss", out_activation=out_activation,
+                        max_iter=2)
+    with pytest.raises(ValueError, match=r"loss='binary_log_loss'.*multiclass target "
+                                         r"with 3 classes.*loss='log_loss'"):
+        clf.fit(X, np.arange(30) % 3)
+    assert not hasattr(clf, "coefs_")
+
+
+def test_binary_log_loss_trains_binary_and_multilabel_targets():
+    """Each output unit its own Bernoulli variable: the loss is the sum over units of the
+    two-class log-loss, recomputed here from the fitted model's probabilities."""
+    import numpy as np
+
+    from skfnn import FNNClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    for y in (np.arange(40) % 2, (rng.uniform(size=(40, 3)) < 0.5).astype(int)):
+        clf = FNNClassifier((4,), loss="binary_log_loss", alpha=0, solver="lbfgs",
+                            max_iter=3, random_state=0).fit(X, y)
+        p = clf.predict_proba(X)
+        p1 = p[:, 1] if y.ndim == 1 else p
+        Y = y if y.ndim == 2 else y[:, None]
+        p1 = p1.reshape(Y.shape)
+        expected = -np.mean(np.sum(Y * np.log(p1) + (1 - Y) * np.log(1 - p1), axis=1))
+        assert clf._net.loss.name == "binary_log_loss"
+        np.testing.assert_allclose(clf.loss_curve_[-1] if clf.loss_curve_ else clf.loss_,
+                                   expected, rtol=1e-3)
