@@ -17,7 +17,6 @@ network's namespace is not state (a module is not data): it is that of
 ``coefs_`` again on load.
 """
 
-import warnings
 
 import numpy as np
 
@@ -28,6 +27,7 @@ from .activations import ACTIVATIONS
 from .exceptions import InconsistentVersionWarning
 from .losses import LOSSES
 from .optimizers import SGD, Adam
+from ._warn import warn_user
 
 __all__ = ["dump_state", "load_state"]
 
@@ -62,7 +62,7 @@ def load_state(estimator, state):
     state = dict(state)
     version = state.pop("_skfnn_version", "unknown")
     if version != __version__:
-        warnings.warn(InconsistentVersionWarning(
+        warn_user(InconsistentVersionWarning(
             estimator_name=type(estimator).__name__, current_version=__version__,
             original_version=version))
     for key in _PIECE_PARAMS:

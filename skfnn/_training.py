@@ -27,7 +27,6 @@ each evaluation.
 """
 
 import itertools
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +37,7 @@ from sklearn.utils import gen_batches, shuffle as _shuffle
 from . import _array_api, _engine
 from ._array_api import astype, on_device, rows, to_numpy
 from ._hooks import call
+from ._warn import warn_user
 
 __all__ = ["Run", "ValidationSet", "batch_size", "fit_lbfgs", "fit_stochastic",
            "split_validation"]
@@ -150,7 +150,7 @@ def fit_stochastic(run, hooks, *, batch_size, shuffle, random_state):
             if run.stop:
                 break
     except KeyboardInterrupt:
-        warnings.warn("Training interrupted by user.")  # keep the model, as scikit-learn
+        warn_user("Training interrupted by user.")  # keep the model, as scikit-learn
         run.stop = "interrupted"
     call(hooks, "end", run)
 
@@ -227,7 +227,7 @@ def fit_lbfgs(run, hooks, *, max_fun, tol, objective=None):
         )
         theta[...] = net.on_device(run.result.x, theta.dtype)
     except KeyboardInterrupt:
-        warnings.warn("Training interrupted by user.")  # keep the model, as scikit-learn
+        warn_user("Training interrupted by user.")  # keep the model, as scikit-learn
         theta[...] = net.on_device(iterate, theta.dtype)
         run.stop = "interrupted"
     call(hooks, "end", run)
@@ -255,7 +255,7 @@ def batch_size(spec, n_samples, warn=True):
     if spec == "auto":
         return min(200, n_samples)
     if spec > n_samples and warn:
-        warnings.warn(
+        warn_user(
             "Got `batch_size` less than 1 or larger than sample size. It is going "
             "to be clipped"
         )

@@ -105,3 +105,36 @@ def test_binary_log_loss_trains_binary_and_multilabel_targets():
         assert clf._net.loss.name == "binary_log_loss"
         np.testing.assert_allclose(clf.loss_curve_[-1] if clf.loss_curve_ else clf.loss_,
                                    expected, rtol=1e-3)
+
+
+# ----------------------------------------------------------------------------
+# Warnings point at the user's line
+# ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_a_convergence_warning_points_at_the_callers_line(solver):
+    import numpy as np
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skfnn import FNNRegressor
+
+    X = np.random.default_rng(0).standard_normal((40, 3))
+    est = FNNRegressor((4,), solver=solver, max_iter=1, random_state=0)
+    with pytest.warns(ConvergenceWarning) as record:
+        est.fit(X, X[:, 0])
+    assert [w.filename for w in record] == [__file__] * len(record)
+
+
+def test_a_warning_through_a_meta_estimator_points_past_scikit_learn():
+    """Under cross_val_score (scikit-learn's and joblib's code between the user and
+    skfnn) the warning skips their frames too, as it skips skfnn's."""
+    import numpy as np
+    from sklearn.model_selection import cross_val_score
+
+    from skfnn import FNNRegressor
+
+    X = np.random.default_rng(0).standard_normal((40, 3))
+    est = FNNRegressor((4,), batch_size=100, max_iter=50, random_state=0)
+    with pytest.warns(UserWarning, match="batch_size") as record:
+        cross_val_score(est, X, X[:, 0], cv=2)
+    assert {w.filename for w in record if "batch_size" in str(w.message)} == {__file__}
