@@ -15,7 +15,12 @@ Run from the repository root::
     python benchmarks/speed.py --repeats 3 --workloads small overhead
 
 The machine is shared and noisy: read the ratios (same run, alternating
-order), not the absolute times.
+order), not the absolute times. ``--cpu-time`` times CPU seconds of the whole
+process (``time.process_time``) instead of wall time: less sensitive to other
+processes on a shared machine, and, with ``ratio 1t`` (both libraries on one
+BLAS thread), a comparison of the work alone::
+
+    python benchmarks/speed.py --cpu-time --no-memory
 """
 
 import argparse
@@ -33,6 +38,8 @@ import sklearn
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from threadpoolctl import threadpool_info, threadpool_limits
+
+_clock = time.perf_counter  # time.process_time under --cpu-time
 
 import skfnn
 from skfnn import FNNClassifier, FNNRegressor
@@ -117,7 +124,7 @@ def gemm_floor(w, dtype, rng, n_epochs, xp=np, put=None, sync=None):
     Gs = [xp.empty_like(W) for W in Ws]
     Ds = [xp.empty_like(A) for A in As]
     sync()
-    start = time.perf_counter()
+    start = _clock()
     for _ in range(n_epochs * n_batches):
         for l, W in enumerate(Ws):  # forward: Z^l = A^{l-1} W^l
             xp.matmul(As[l], W, out=As[l + 1])
@@ -126,7 +133,7 @@ def gemm_floor(w, dtype, rng, n_epochs, xp=np, put=None, sync=None):
             if l > 0:
                 xp.matmul(As[l + 1], Ws[l].T, out=Ds[l])
     sync()
-    return time.perf_counter() - start
+    return _clock() - start
 
 
 def best_gemm_floor(w, dtype, rng, n_epochs, repeats=3):
@@ -141,16 +148,16 @@ def best_gemm_floor(w, dtype, rng, n_epochs, repeats=3):
 
 def timed_fit(est, X, y):
     gc.collect()
-    start = time.perf_counter()
+    start = _clock()
     est.fit(X, y)
-    return time.perf_counter() - start, est
+    return _clock() - start, est
 
 
 def timed_predict(est, X):
     gc.collect()
-    start = time.perf_counter()
+    start = _clock()
     est.predict_proba(X) if hasattr(est, "predict_proba") else est.predict(X)
-    return time.perf_counter() - start
+    return _clock() - start
 
 
 def peak_memory(fn):
@@ -189,7 +196,7 @@ def run(workloads, dtypes, repeats, memory):
                     n_epochs = max(fitted.n_iter_, 1)
                 floor = best_gemm_floor(w, dtype, rng, n_epochs)
             rows.append((w.name, np.dtype(dtype).name, sk, sk1, fnn, sk / fnn, sk1 / fnn,
-                         fnn / fnn1, None if floor is None else fnn / floor))
+                         sk1 / fnn1, fnn / fnn1, None if floor is None else fnn / floor))
             print(_format_row(rows[-1]), flush=True)
             if memory:
                 mem_rows.append(_memory_row(w, dtype, X, y, rng))
@@ -207,14 +214,14 @@ def _memory_row(w, dtype, X, y, rng):
 # "-1t": the same library limited to one BLAS thread (threadpoolctl) for the whole fit.
 RUNS = ("sklearn", "sklearn-1t", "skfnn", "skfnn-1t")
 HEADER = (f"{'workload':<11} {'dtype':<8} {'sklearn s':>10} {'sk 1t s':>8} {'skfnn s':>8} "
-          f"{'ratio':>6} {'ratio 1t':>8} {'vs own 1t':>9} {'x floor':>8}")
+          f"{'ratio':>6} {'ratio 1t':>8} {'both 1t':>7} {'vs own 1t':>9} {'x floor':>8}")
 
 
 def _format_row(row):
-    name, dtype, sk, sk1, fnn, ratio, ratio1, own1, floor = row
+    name, dtype, sk, sk1, fnn, ratio, ratio1, both1, own1, floor = row
     floor_s = "-" if floor is None else f"{floor:.2f}"
     return (f"{name:<11} {dtype:<8} {sk:>10.3f} {sk1:>8.3f} {fnn:>8.3f} {ratio:>6.2f} "
-            f"{ratio1:>8.2f} {own1:>9.2f} {floor_s:>8}")
+            f"{ratio1:>8.2f} {both1:>7.2f} {own1:>9.2f} {floor_s:>8}")
 
 
 def main(argv=None):
@@ -224,16 +231,22 @@ def main(argv=None):
                         choices=[w.name for w in WORKLOADS])
     parser.add_argument("--dtypes", nargs="*", default=["float64", "float32"])
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time CPU seconds of the process instead of wall seconds")
     args = parser.parse_args(argv)
+    global _clock
+    _clock = time.process_time if args.cpu_time else time.perf_counter
     warnings.simplefilter("ignore", ConvergenceWarning)
     blas = ", ".join(f"{i['internal_api']} {i['version']} ({i['num_threads']} threads)"
                      for i in threadpool_info())
     print(f"python {platform.python_version()}, numpy {np.__version__}, scipy "
           f"{scipy.__version__}, scikit-learn {sklearn.__version__}, skfnn {skfnn.__version__}")
     print(f"{platform.machine()}, BLAS: {blas}")
-    print(f"median of {args.repeats} alternating runs. ratio = sklearn / skfnn, both as "
+    clock = "CPU" if args.cpu_time else "wall"
+    print(f"{clock} seconds, median of {args.repeats} alternating runs. ratio = sklearn / skfnn, both as "
           "installed; ratio 1t = sklearn on one BLAS thread / skfnn; vs own 1t = skfnn / "
-          "skfnn on one BLAS thread (above 1: threads cost skfnn time); x floor = skfnn / "
+          "skfnn on one BLAS thread (above 1: threads cost skfnn time); both 1t = sklearn / skfnn, "
+          "each on one BLAS thread; x floor = skfnn / "
           "numpy GEMM time of the same products\n")
     print(HEADER)
     print("-" * len(HEADER))

@@ -661,15 +661,19 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator):
     def _forward_logits(self, X, method):
         """Z^L for X (validated for ``method``)."""
         X, Ws, bs = self._promoted(self._check_X(X, method))
-        return _finite(_engine.logits(self._net, X, Ws, bs))
+        with blas_threads_for(X.shape[0], self._net.layer_units):
+            return _finite(_engine.logits(self._net, X, Ws, bs))
 
     def _forward_output(self, X, method=None, check_input=True):
         """A^L for X (validated for ``method`` and checked finite, unless ``check_input``
-        is False)."""
-        if not check_input:
-            return _engine.predict(self._net, X, self.coefs_, self.intercepts_)
-        X, Ws, bs = self._promoted(self._check_X(X, method))
-        return _finite(_engine.predict(self._net, X, Ws, bs))
+        is False). Small products run on one BLAS thread, as a fit's (``_threads``)."""
+        if check_input:
+            X, Ws, bs = self._promoted(self._check_X(X, method))
+        else:
+            Ws, bs = self.coefs_, self.intercepts_
+        with blas_threads_for(X.shape[0], self._net.layer_units):
+            output = _engine.predict(self._net, X, Ws, bs)
+        return _finite(output) if check_input else output
 
     def _promoted(self, X):
         """X and the weights in their common dtype, as numpy's products promote them.
@@ -838,8 +842,11 @@ def _check_same_place(estimator, target, action):
     if other_xp is xp and other_dev == dev:
         return
     where = "numpy" if xp is np else f"{_array_api.name(xp)} arrays on {dev}"
-    move = ("move the model first: sklearn.utils._array_api.move_estimator_to(estimator, "
-            "xp, device).")
+    # scikit-learn 1.9 has the helper only in a private module, with no public name yet.
+    move = ("move the model first with scikit-learn's move_estimator_to(estimator, xp, "
+            "device) (not public in scikit-learn 1.9: import it from "
+            "sklearn.utils._array_api; see skfnn's docs/array_api.md, 'Moving and saving "
+            "a model').")
     if xp is not np and not get_config()["array_api_dispatch"]:
         # Without dispatch scikit-learn's validation turned X into numpy, whatever it was.
         raise ValueError(

@@ -27,6 +27,7 @@ from ._sklearn_compat import (
 )
 from .activations import optional as activation_optional
 from .activations import ACTIVATIONS, Logistic, Softmax
+from .losses import BinaryLogLoss, get_loss
 from .losses import optional as loss_optional
 
 __all__ = ["FNNClassifier"]
@@ -205,6 +206,16 @@ class FNNClassifier(ClassifierMixin, HiddenFeaturesMixin, BaseFNN):
                 f"loss={self.loss!r} needs {loss_optional(loss, 'outputs_per_target')} network "
                 "outputs per target (a mean–variance or quantile head); a classifier's outputs "
                 "are its class probabilities. Use it with FNNRegressor.")
+        if self._multiclass() and isinstance(get_loss(self.loss), BinaryLogLoss):
+            # One Bernoulli variable per unit: a softmax output would not be one, and
+            # one-vs-rest is log_loss with logistic outputs, asked for by name.
+            raise ValueError(
+                f"loss={self.loss!r} treats each output unit as its own yes/no variable "
+                "(binary or multilabel targets); this is a multiclass target with "
+                f"{len(self._label_binarizer.classes_)} classes. Use loss='log_loss' "
+                "(softmax over the classes), or loss='log_loss' with "
+                "out_activation='logistic' for one-vs-rest."
+            )
         if not activation_optional(out, "elementwise") and not self._multiclass():
             raise ValueError(
                 f"out_activation={self.out_activation!r} couples the output units (it is "

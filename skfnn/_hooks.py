@@ -22,7 +22,6 @@ fitted attributes they maintain (``loss_curve_``, ``n_iter_``, ...) are
 scikit-learn's, on the estimator ``run.estimator``.
 """
 
-import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -30,6 +29,7 @@ from sklearn.exceptions import ConvergenceWarning
 from . import _engine
 from ._array_api import all_finite, array_namespace, astype, rows
 from .optimizers import REDUCED_LEARNING_RATE, STOP, STOP_SMALL_LEARNING_RATE
+from ._warn import warn_user
 
 __all__ = [
     "CallbackBridge",
@@ -284,7 +284,7 @@ class MaxIterWarning(Hook):
 
     def epoch_end(self, run):
         if run.stop is None and run.estimator.n_iter_ == run.max_iter:
-            warnings.warn(
+            warn_user(
                 "Stochastic Optimizer: Maximum iterations (%d) reached and the "
                 "optimization hasn't converged yet." % run.max_iter,
                 ConvergenceWarning,
@@ -316,7 +316,7 @@ class LbfgsWarning(Hook):
             message = result.message
             if isinstance(message, bytes):
                 message = message.decode("latin1")
-            warnings.warn(
+            warn_user(
                 f"lbfgs failed to converge after {result.nit} iteration(s) "
                 f"(status={result.status}):\n{message}.\n\nIncrease the number of "
                 f"iterations (max_iter={est.max_iter}) or max_fun={est.max_fun}, or "

@@ -18,7 +18,6 @@ network's namespace is not state (a module is not data): it is that of
 """
 
 import numbers
-import warnings
 
 import numpy as np
 from sklearn.base import ClassifierMixin
@@ -30,6 +29,7 @@ from ._version import __version__
 from .activations import ACTIVATIONS
 from .exceptions import InconsistentVersionWarning
 from .losses import LOSSES
+from ._warn import warn_user
 from .optimizers import SGD, Adam, AdamW, RMSprop
 from .schedules import SCHEDULES
 
@@ -78,7 +78,7 @@ def load_state(estimator, state):
     state = dict(state)
     version = state.pop("_skfnn_version", "unknown")
     if version != __version__:
-        warnings.warn(InconsistentVersionWarning(
+        warn_user(InconsistentVersionWarning(
             estimator_name=name, current_version=__version__, original_version=version))
     try:
         return _rebuilt(estimator, state)

@@ -28,7 +28,6 @@ each evaluation.
 """
 
 import itertools
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +38,7 @@ from sklearn.utils import gen_batches, shuffle as _shuffle
 from . import _array_api, _engine
 from ._array_api import astype, on_device, rows, to_numpy
 from ._hooks import call
+from ._warn import warn_user
 
 __all__ = ["Run", "ValidationSet", "batch_size", "clip_gradient", "fit_lbfgs",
            "fit_stochastic", "split_validation"]
@@ -156,7 +156,7 @@ def fit_stochastic(run, hooks, *, batch_size, shuffle, random_state):
             if run.stop:
                 break
     except KeyboardInterrupt:
-        warnings.warn("Training interrupted by user.")  # keep the model, as scikit-learn
+        warn_user("Training interrupted by user.")  # keep the model, as scikit-learn
         run.stop = "interrupted"
     call(hooks, "end", run)
 
@@ -253,7 +253,7 @@ def fit_lbfgs(run, hooks, *, max_fun, tol, objective=None):
             # its last (non-finite) trial: J of the weights kept, for loss_.
             run.result.fun = evaluate(run.result.x)[0]
     except KeyboardInterrupt:
-        warnings.warn("Training interrupted by user.")  # keep the model, as scikit-learn
+        warn_user("Training interrupted by user.")  # keep the model, as scikit-learn
         theta[...] = net.on_device(iterate, theta.dtype)
         run.stop = "interrupted"
     call(hooks, "end", run)
@@ -294,7 +294,7 @@ def batch_size(spec, n_samples, warn=True):
     if spec == "auto":
         return min(200, n_samples)
     if spec > n_samples and warn:
-        warnings.warn(
+        warn_user(
             "Got `batch_size` less than 1 or larger than sample size. It is going "
             "to be clipped"
         )

@@ -125,8 +125,8 @@ class TrainingCurveDisplay:
         import matplotlib.pyplot as plt
         from matplotlib.ticker import MaxNLocator
 
-        if ax is None:
-            _, ax = plt.subplots()
+        if ax is None:  # constrained: room for the right axis's label and the legend
+            _, ax = plt.subplots(layout="constrained")
         score_name = self.score_name if score_name is None else score_name
         score_name = "Score" if score_name is None else score_name
         self.lines_ = {
@@ -153,7 +153,11 @@ class TrainingCurveDisplay:
         ax.set_ylabel("Loss")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         drawn = [*self.lines_.values(), self.best_epoch_line_]
-        ax.legend(handles=[artist for artist in drawn if artist is not None])
+        # Above the axes, not on them: no placement inside can be sure to miss the
+        # score curve, which lives on the other axes (loc="best" does not see it).
+        ax.legend(handles=[artist for artist in drawn if artist is not None],
+                  loc="lower left", bbox_to_anchor=(0, 1.02, 1, 0.2), mode="expand",
+                  ncol=2, borderaxespad=0, frameon=False)
         self.ax_, self.figure_ = ax, ax.figure
         return self
 

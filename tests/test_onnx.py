@@ -449,3 +449,44 @@ def test_import_without_skl2onnx_names_the_extra(monkeypatch):
     monkeypatch.delitem(sys.modules, "skfnn.onnx")
     with pytest.raises(ImportError, match=r'pip install "skfnn\[onnx\]"'):
         importlib.import_module("skfnn.onnx")
+
+
+# ----------------------------------------------------------------------------
+# NaN inputs (docs/deploying.md, "Missing and non-finite values")
+# ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("task", TASKS)
+def test_a_nan_row_gives_nan_outputs_and_leaves_the_other_rows(task):
+    """skfnn raises; the graph cannot (its label has no NaN): the NaN row's
+    probabilities or outputs are NaN, its label is classes_[0] where the decision is a
+    comparison p > 0.5 (false for NaN), and the other rows are skfnn's predictions."""
+    model = fit(task)
+    X_nan = X[:5].astype(np.float32)
+    X_nan[2, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model.predict(X_nan)
+    outputs = run(skfnn.onnx.to_onnx(model, X_nan[:1]), X_nan)
+    values = outputs["probabilities" if "probabilities" in outputs else "variable"]
+    assert np.isnan(values[2]).all()
+    others = [0, 1, 3, 4]
+    assert relative_error(values[others], prediction(model, X_nan[others])) <= 1e-5
+    if "label" in outputs:
+        assert_labels_match(outputs["label"][others], model, X_nan[others])
+    if task == "binary":
+        assert outputs["label"][2] == model.classes_[0]
+    if task == "multilabel":
+        assert_array_equal(outputs["label"][2], 0)
+
+
+def test_an_imputer_in_the_pipeline_guards_the_graph():
+    from sklearn.impute import SimpleImputer
+
+    X_missing = X.copy()
+    X_missing[::7, 1] = np.nan
+    pipe = make_pipeline(SimpleImputer(), FNNClassifier((6,), solver="lbfgs", max_iter=40,
+                                                        random_state=0))
+    pipe.fit(X_missing, targets("multiclass"))
+    X32 = X_missing.astype(np.float32)
+    outputs = run(skfnn.onnx.to_onnx(pipe, X32[:1]), X32)
+    assert np.isfinite(outputs["probabilities"]).all()
+    assert relative_error(outputs["probabilities"], pipe.predict_proba(X32)) <= 1e-5

@@ -288,3 +288,25 @@ def test_the_docs_figure_script_renders_the_user_guide_figure(tmp_path):
     assert plt.imread(path).shape[:2] == (height * dpi, width * dpi)
     assert display.best_epoch == np.argmax(display.validation_scores) + 1
     assert (ROOT / "docs" / "plots" / "training_curve.png").is_file()  # committed
+
+
+@pytest.mark.parametrize("dpi", [80, 100])
+def test_the_legend_covers_no_curve_and_every_label_is_inside_the_figure(early_stopped, dpi):
+    """Rendered as saved (dpi 80 clipped the right axis's label and the legend sat on the
+    validation score): every curve's points lie outside the legend's box, and both axes'
+    labels and the legend lie inside the figure."""
+    display = TrainingCurveDisplay.from_estimator(early_stopped)
+    figure = display.figure_
+    figure.set_dpi(dpi)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    legend = display.ax_.get_legend().get_window_extent(renderer)
+    for line in filter(None, display.lines_.values()):
+        points = line.get_transform().transform(line.get_xydata())
+        assert not legend.count_contains(points), line.get_label()
+    inside = figure.bbox
+    for artist in (display.ax_.yaxis.label, display.score_ax_.yaxis.label,
+                   display.ax_.xaxis.label, display.ax_.get_legend()):
+        box = artist.get_window_extent(renderer)
+        assert (box.x0 >= inside.x0 and box.x1 <= inside.x1 and box.y0 >= inside.y0
+                and box.y1 <= inside.y1), (artist, box, inside)

@@ -157,3 +157,41 @@ def test_joblibs_idle_executor_manager_does_not_count_as_a_bystander(two_blas_th
     sigma = RecordingTanh()
     small_fit(sigma)
     assert set(sigma.seen[0]) == {1}
+
+
+def test_predict_and_score_run_small_work_on_one_blas_thread_and_restore_it(two_blas_threads):
+    """A search scores between fits: predict's small products on a woken pool slow the
+    next fit (benchmarks/search_threads.py), so prediction follows the fit's rule."""
+    from sklearn.datasets import make_classification
+
+    from skfnn import FNNClassifier
+
+    X, y = make_classification(n_samples=60, n_features=4, random_state=0)
+    sigma = RecordingTanh()
+    clf = FNNClassifier((5,), activation=sigma, max_iter=2, random_state=0).fit(X, y)
+    for call in (clf.predict, clf.predict_proba, clf.predict_log_proba,
+                 lambda X: clf.score(X, y)):
+        sigma.seen.clear()
+        call(X)
+        assert sigma.seen == [[1] * len(sigma.seen[0])], call
+        assert set(blas_threads()) == {2}
+
+
+def test_large_predictions_keep_the_users_setting(two_blas_threads):
+    sigma = RecordingTanh()
+    X = np.random.default_rng(0).standard_normal((40, 100))
+    est = FNNRegressor((2048,), activation=sigma, max_iter=1, random_state=0).fit(X, X[:, 0])
+    X_big = np.random.default_rng(1).standard_normal((2100, 100))
+    assert X_big.shape[0] * 100 * 2048 >= MIN_WORK_PER_THREAD
+    sigma.seen.clear()
+    est.predict(X_big)
+    assert set(sigma.seen[0]) == {2}
+
+
+def test_the_limit_is_skipped_where_blas_already_has_one_thread():
+    """Under an outer limit of one thread nothing is set (and nothing restored to 2)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        sigma = RecordingTanh()
+        small_fit(sigma)
+        assert set(sigma.seen[0]) == {1}
+        assert set(blas_threads()) == {1}
