@@ -485,12 +485,13 @@ class DistributedObjective:
         # A task's result, not scattered data: a worker lost with it can be recomputed.
         self.network = client.submit(_Network, net, pure=False)
         self.groups = _groups_per_thread(client, blocks)
+        self.workers = list(client.nthreads())
 
     def __call__(self, x):
         theta = self.theta
         theta[...] = x
         theta_f = self.client.submit(_identity, theta.copy(), pure=False)
-        terms = _gather_or_explain(self.client, [
+        terms = _gather_or_explain(self.client, self.workers, [
             self.client.submit(block_terms, theta_f, self.network,
                                [self.blocks[i] for i in indices], workers=[worker],
                                allow_other_workers=True, pure=False)
@@ -515,8 +516,30 @@ def _identity(x):
     return x
 
 
-def _gather_or_explain(client, futures):
-    return client.gather(futures)
+def _gather_or_explain(client, workers, futures):
+    """The futures' results; a lost worker whose data cannot be recomputed, a clear error.
+
+    Blocks built by a graph (``da.from_array``, ``da.from_zarr``, ``persist``)
+    are recomputed elsewhere when their worker dies, and the evaluation gives
+    the same (J, ∇J); data that lived only on the worker (``client.scatter``)
+    cannot be, and distributed cancels the evaluation. ``workers``: the
+    cluster's workers when the fit started.
+    """
+    from distributed import KilledWorker
+    from distributed.client import FutureCancelledError
+
+    try:
+        return client.gather(futures)
+    except (FutureCancelledError, KilledWorker) as error:
+        gone = sorted(set(workers) - set(client.nthreads()))
+        raise RuntimeError(
+            "The dask cluster lost data that the L-BFGS fit needs"
+            + (f" (workers gone since the fit started: {', '.join(gone)})" if gone else "")
+            + f": {type(error).__name__}: {str(error).rstrip('.')}. A lost block is "
+            "recomputed only if the graph can make it again: build the dask arrays from their source "
+            "(da.from_array, da.from_zarr, ...) or .persist() them rather than "
+            "client.scatter their blocks. The estimator is left as it was."
+        ) from error
 
 
 def _groups_per_thread(client, blocks):
