@@ -19,11 +19,13 @@ The data never travels to the client:
    ``(X, Y, s, Σ s)`` bundle in θ's dtype (X with all its columns, Y encoded
    and s weighted as the in-memory fit does it), so a block's X, Y and s sit
    on one worker.
-4. *The objective.* Per evaluation θ is scattered once to every worker; one
-   task per worker thread sums the unnormalised data terms Σ s_i ℓ_i and
-   Σ_i ∂(s_i ℓ_i)/∂θ over its blocks with the engine; only those partial sums
-   come back, and the client adds the α term and divides by Σ s, exactly the
-   formula of :func:`skfnn._engine.loss_and_gradient`. scipy's L-BFGS runs on
+4. *The objective.* Per evaluation θ goes to the cluster once, as a task's
+   result (recomputable if its worker is lost, unlike scattered data); one
+   task per worker thread computes the unnormalised data terms Σ s_i ℓ_i and
+   Σ_i ∂(s_i ℓ_i)/∂θ of each of its blocks with the engine; the client adds
+   them in block order (reproducible wherever the blocks lie), then the α
+   term, and divides by Σ s, exactly the formula of
+   :func:`skfnn._engine.loss_and_gradient`. scipy's L-BFGS runs on
    the client through the estimator's own driver and hooks
    (``BaseFNN._train_lbfgs``, :func:`skfnn._training.fit_lbfgs`).
 
