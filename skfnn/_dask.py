@@ -19,11 +19,13 @@ The data never travels to the client:
    ``(X, Y, s, Σ s)`` bundle in θ's dtype (X with all its columns, Y encoded
    and s weighted as the in-memory fit does it), so a block's X, Y and s sit
    on one worker.
-4. *The objective.* Per evaluation θ is scattered once to every worker; one
-   task per worker thread sums the unnormalised data terms Σ s_i ℓ_i and
-   Σ_i ∂(s_i ℓ_i)/∂θ over its blocks with the engine; only those partial sums
-   come back, and the client adds the α term and divides by Σ s, exactly the
-   formula of :func:`skfnn._engine.loss_and_gradient`. scipy's L-BFGS runs on
+4. *The objective.* Per evaluation θ goes to the cluster once, as a task's
+   result (recomputable if its worker is lost, unlike scattered data); one
+   task per worker thread computes the unnormalised data terms Σ s_i ℓ_i and
+   Σ_i ∂(s_i ℓ_i)/∂θ of each of its blocks with the engine; the client adds
+   them in block order (reproducible wherever the blocks lie), then the α
+   term, and divides by Σ s, exactly the formula of
+   :func:`skfnn._engine.loss_and_gradient`. scipy's L-BFGS runs on
    the client through the estimator's own driver and hooks
    (``BaseFNN._train_lbfgs``, :func:`skfnn._training.fit_lbfgs`).
 
@@ -399,39 +401,73 @@ class _Network:
         return ws.rows(n_rows)
 
 
-def data_terms(theta, network, bundles):
-    """Σ_blocks (Σ s_i ℓ_i, Σ_i ∂(s_i ℓ_i)/∂θ, Σ s_i): a worker's share of J and ∇J, without α.
+def block_terms(theta, network, bundles):
+    """[(Σ s_i ℓ_i, Σ_i ∂(s_i ℓ_i)/∂θ, Σ s_i) of each block]: a worker's share of J and ∇J.
 
-    The engine returns a block's normalised (J, ∇J); with α = 0, times the
-    block's Σ s, they are its unnormalised data terms. A block whose weights
-    are all zero contributes nothing (and would divide 0 by 0).
+    The terms come back one per block, without α, and the client adds them in
+    block order: a sum whose order depends on which worker holds which block
+    would change with the placement from one fit to the next. The engine
+    returns a block's normalised (J, ∇J); with α = 0, times the block's Σ s,
+    they are its unnormalised data terms. A block whose weights are all zero
+    contributes nothing (and would divide 0 by 0): None.
     """
     from ._threads import blas_threads_for
 
     rows = max(bundle[0].shape[0] for bundle in bundles)
+    theta = _aligned(theta)
     with blas_threads_for(rows, network.net.layer_units):  # as the in-memory fit
-        return _sum_blocks(theta, network, bundles)
+        return [_block_terms(theta, network, *map(_aligned, bundle)) for bundle in bundles]
 
 
-def _sum_blocks(theta, network, bundles):
+#: The alignment in bytes of every array a block's terms are computed from.
+ALIGNMENT = 64
+
+
+def _aligned(a):
+    """``a``, or for an ndarray not on a ``ALIGNMENT``-byte boundary, an aligned copy.
+
+    An array received from another worker lies where its message put it, at
+    any offset, even off its item size: numpy then multiplies it without
+    BLAS, and its sums split differently, so that the same block would give
+    other last bits on another worker.
+    """
+    if not isinstance(a, np.ndarray) or a.ctypes.data % ALIGNMENT == 0:
+        return a
+    buffer = np.empty(a.nbytes + ALIGNMENT, dtype=np.uint8)
+    start = -buffer.ctypes.data % ALIGNMENT
+    out = buffer[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
+def _block_terms(theta, network, X, Y, sample_weight, sw_sum):
     from ._engine import loss_and_gradient
 
-    net = network.next_net()
-    total_J, total_grad, total_sw = 0.0, np.zeros_like(theta), 0.0
-    grad = np.empty_like(theta)
-    for X, Y, sample_weight, sw_sum in bundles:
-        if sw_sum == 0:  # weights are non-negative: all of them are zero
+    if sw_sum == 0:  # weights are non-negative: all of them are zero
+        return None
+    J, g = loss_and_gradient(network.next_net(), theta, X, Y, sample_weight, None,
+                             network.workspace(X.shape[0], theta.dtype))
+    return J * sw_sum, np.multiply(g, sw_sum, out=g), sw_sum
+
+
+def _sum_in_block_order(terms):
+    """(Σ s ℓ, Σ ∂(s ℓ)/∂θ, Σ s) over the blocks' terms, added in block order."""
+    J, grad, sw_sum = 0.0, None, 0.0
+    for term in terms:
+        if term is None:
             continue
-        J, g = loss_and_gradient(net, theta, X, Y, sample_weight, grad,
-                                 network.workspace(X.shape[0], theta.dtype))
-        total_J += J * sw_sum
-        total_grad += np.multiply(g, sw_sum, out=g)
-        total_sw += sw_sum
-    return total_J, total_grad, total_sw
+        J, sw_sum = J + term[0], sw_sum + term[2]
+        grad = term[1].copy() if grad is None else np.add(grad, term[1], out=grad)
+    return J, grad, sw_sum
 
 
 class DistributedObjective:
     """``fun(x) -> (J, ∇J)`` for scipy's L-BFGS, summed over the row blocks on the cluster.
+
+    The blocks' terms are added in block order, whichever worker computed
+    them: the same fit on the same blocks gives the same iterates to the last
+    bit, however the blocks are placed, and after a worker is lost (its blocks
+    recomputed from the graph elsewhere) as without.
 
     Parameters
     ----------
@@ -447,23 +483,27 @@ class DistributedObjective:
 
     def __init__(self, client, blocks, net, theta):
         self.client, self.layout, self.alpha = client, net.layout, net.alpha
-        self.theta = theta
-        self.network = client.scatter(_Network(net), broadcast=True, hash=False)
+        self.theta, self.blocks = theta, blocks
+        # A task's result, not scattered data: a worker lost with it can be recomputed.
+        self.network = client.submit(_Network, net, pure=False)
         self.groups = _groups_per_thread(client, blocks)
+        self.workers = list(client.nthreads())
 
     def __call__(self, x):
         theta = self.theta
         theta[...] = x
-        theta_f = self.client.scatter(theta.copy(), broadcast=True, hash=False)
-        parts = self.client.gather([
-            self.client.submit(data_terms, theta_f, self.network, group, workers=[worker],
+        theta_f = self.client.submit(_identity, theta.copy(), pure=False)
+        terms = _gather_or_explain(self.client, self.workers, [
+            self.client.submit(block_terms, theta_f, self.network,
+                               [self.blocks[i] for i in indices], workers=[worker],
                                allow_other_workers=True, pure=False)
-            for worker, group in self.groups
+            for worker, indices in self.groups
         ])
-        J, sw_sum = sum(part[0] for part in parts), sum(part[2] for part in parts)
-        grad = parts[0][1]
-        for part in parts[1:]:
-            grad += part[1]
+        in_order = [None] * len(self.blocks)
+        for (_, indices), group_terms in zip(self.groups, terms):
+            for i, term in zip(indices, group_terms):
+                in_order[i] = term
+        J, grad, sw_sum = _sum_in_block_order(in_order)
         # J = Σ s ℓ / Σ s + α/(2 Σ s) ‖W‖² and ∇J = (Σ ∂(sℓ)/∂θ + α W) / Σ s, as the engine
         # (s: the weights with the class weights folded in, summed over the blocks):
         W = theta[self.layout.coefs]
@@ -474,16 +514,47 @@ class DistributedObjective:
         return J, grad.astype(np.float64)
 
 
+def _identity(x):
+    return x
+
+
+def _gather_or_explain(client, workers, futures):
+    """The futures' results; a lost worker whose data cannot be recomputed, a clear error.
+
+    Blocks built by a graph (``da.from_array``, ``da.from_zarr``, ``persist``)
+    are recomputed elsewhere when their worker dies, and the evaluation gives
+    the same (J, ∇J); data that lived only on the worker (``client.scatter``)
+    cannot be, and distributed cancels the evaluation. ``workers``: the
+    cluster's workers when the fit started.
+    """
+    from distributed import KilledWorker
+    from distributed.client import FutureCancelledError
+
+    try:
+        return client.gather(futures)
+    except (FutureCancelledError, KilledWorker) as error:
+        gone = sorted(set(workers) - set(client.nthreads()))
+        raise RuntimeError(
+            "The dask cluster lost data that the L-BFGS fit needs"
+            + (f" (workers gone since the fit started: {', '.join(gone)})" if gone else "")
+            + f": {type(error).__name__}: {str(error).rstrip('.')}. A lost block is "
+            "recomputed only if the graph can make it again: build the dask arrays from their source "
+            "(da.from_array, da.from_zarr, ...) or .persist() them rather than "
+            "client.scatter their blocks. The estimator is left as it was."
+        ) from error
+
+
 def _groups_per_thread(client, blocks):
-    """[(worker, [bundle futures])]: the blocks each worker holds, split among its threads."""
+    """[(worker, [block indices])]: the blocks each worker holds, split among its
+    threads (where they are when the fit starts; a lost block is recomputed elsewhere and
+    its task follows it, as ``allow_other_workers`` lets it)."""
     who_has = client.who_has(blocks)
     nthreads = client.nthreads()
     by_worker = {}
-    for future in blocks:
-        worker = who_has[future.key][0]
-        by_worker.setdefault(worker, []).append(future)
+    for i, future in enumerate(blocks):
+        by_worker.setdefault(who_has[future.key][0], []).append(i)
     groups = []
-    for worker, futures in by_worker.items():
-        n = max(1, min(nthreads.get(worker, 1), len(futures)))
-        groups.extend((worker, futures[i::n]) for i in range(n))
+    for worker, indices in by_worker.items():
+        n = max(1, min(nthreads.get(worker, 1), len(indices)))
+        groups.extend((worker, indices[i::n]) for i in range(n))
     return groups

@@ -212,6 +212,104 @@ def test_fit_follows_the_in_memory_loss_curve(client, case):
         assert_array_equal(dist.classes_, mem.classes_)
 
 
+# A fit long enough for L-BFGS to amplify one differing last bit into another path
+# (the issue's fits on the same cluster ended after 157, 284 and 185 iterations).
+def long_fit():
+    return FNNClassifier((20,), solver="lbfgs", alpha=1e-5, max_iter=60, random_state=0)
+
+
+def placed_on(client, a, worker):
+    """``a`` (a dask array) with all its blocks computed and held on ``worker``."""
+    return client.persist(a, workers=[worker])
+
+
+@pytest.mark.slow
+def test_distributed_fit_is_reproducible_wherever_the_blocks_lie(client):
+    """The blocks' terms are added in block order, whichever worker holds which block:
+    blocks spread over both workers, then all on one, then all on the other, give the
+    same fit to the last bit (before: partial sums per worker, and blocks received from
+    another worker multiplied without BLAS at an unaligned address)."""
+    X, y = classification_data(n=600)
+    workers = sorted(client.nthreads())
+    inputs = [(chunked(X), chunked(y))] + [
+        (placed_on(client, chunked(X), w), placed_on(client, chunked(y), w)) for w in workers]
+    fits = [long_fit().fit(Xd, yd) for Xd, yd in inputs]
+    assert fits[0].n_iter_ == 60  # not converged: every iteration takes part
+    for other in fits[1:]:
+        assert other.n_iter_ == fits[0].n_iter_
+        assert other.loss_curve_ == fits[0].loss_curve_
+        assert_same_params(other, vars(fits[0]))
+    # In memory the same rows are summed in another order (BLAS over all rows at once):
+    # the curves agree far below their steps at first, then the paths part.
+    mem = long_fit().fit(X, y)
+    assert_allclose(fits[0].loss_curve_[:10], mem.loss_curve_[:10], rtol=1e-9)
+
+
+@contextlib.contextmanager
+def killing_a_worker(client, at_evaluation, counts):
+    """Kill (SIGKILL) one worker's process just before the given evaluation of (J, ∇J);
+    its nanny starts a new one. ``counts["evaluations"]`` counts them."""
+    import os
+    import signal
+
+    evaluate = _dask.DistributedObjective.__call__
+
+    def evaluate_and_kill(self, x):
+        counts["evaluations"] += 1
+        if counts["evaluations"] == at_evaluation:
+            victim = min(client.nthreads())
+            os.kill(client.run(os.getpid, workers=[victim])[victim], signal.SIGKILL)
+        return evaluate(self, x)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_dask.DistributedObjective, "__call__", evaluate_and_kill)
+        yield
+
+
+@pytest.fixture
+def own_client():
+    """A cluster of its own, for tests that kill its workers."""
+    with local_cluster(threads_per_worker=1) as client:
+        yield client
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_a_worker_killed_mid_fit_gives_the_fault_free_model(own_client):
+    """Blocks built by the graph are recomputed on the surviving worker: the fit goes
+    on to the model of a fit without the fault, bit for bit (before: hung in the
+    broadcast of θ to the dead worker, or a raw KeyError naming its address)."""
+    X, y = classification_data(n=600)
+    reference = long_fit().fit(chunked(X), chunked(y))
+    counts = {"evaluations": 0}
+    with killing_a_worker(own_client, 5, counts):
+        faulted = long_fit().fit(chunked(X), chunked(y))
+    assert counts["evaluations"] > 5  # the fit went on after the kill
+    assert faulted.n_iter_ == reference.n_iter_
+    assert faulted.loss_curve_ == reference.loss_curve_
+    assert_same_params(faulted, vars(reference))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_lost_blocks_that_cannot_be_recomputed_are_a_clear_error(own_client):
+    """Blocks that lived only on the killed worker (scattered, not in the graph) cannot
+    be recomputed: a clear error naming the lost worker, and the estimator untouched."""
+    X, y = classification_data(n=600)
+    scattered = own_client.scatter([X[i:i + 100] for i in range(0, 600, 100)])
+    X_dask = da.concatenate([da.from_delayed(block, shape=(100, 6), dtype=X.dtype)
+                             for block in scattered])
+    victim = min(own_client.nthreads())  # the worker killing_a_worker kills
+    held = own_client.who_has(scattered)
+    assert any(victim in held[f.key] for f in scattered)  # precondition: it holds some
+    estimator = long_fit()
+    with killing_a_worker(own_client, 3, {"evaluations": 0}), \
+            pytest.raises(RuntimeError, match=r"lost data that the L-BFGS fit needs "
+                          rf"\(workers gone since the fit started: {victim}\).*scatter"):
+        estimator.fit(X_dask, chunked(y, rows=100))
+    assert not hasattr(estimator, "coefs_")
+
+
 def test_classifier_string_labels_learned_on_the_cluster(client):
     X, y = classification_data(n_classes=3)
     labels = np.array(["cat", "dog", "emu"])[y]
