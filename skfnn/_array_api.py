@@ -200,6 +200,33 @@ def row_dots(x, y):
     return array_namespace(x).sum(x * y, axis=1)
 
 
+def promotes_in_products(x):
+    """True if products with ``x`` promote mixed dtypes (numpy's ``@`` and its ``out=``
+    buffers cast); the array API's ``@`` needs operands of one dtype."""
+    return array_namespace(x) is np
+
+
+def default_float(like):
+    """The floating dtype weights that are not floats become: float64 for numpy, else
+    ``like``'s own (a device may lack float64)."""
+    return np.float64 if array_namespace(like) is np else like.dtype
+
+
+def needs_dispatch(xp):
+    """True if scikit-learn handles arrays of ``xp`` only under ``array_api_dispatch``."""
+    return xp is not np
+
+
+def describe_namespace(xp):
+    """(what the weights must be, the module to make them with): for error messages."""
+    return ("numpy", "np") if xp is np else (f"{name(xp)} (as in fit)", "xp")
+
+
+def describe_place(xp, dev):
+    """Where arrays of ``xp`` on ``dev`` live, in words: "numpy", "torch arrays on cpu"."""
+    return "numpy" if xp is np else f"{name(xp)} arrays on {dev}"
+
+
 def is_float(dtype, xp):
     """True for a real floating dtype of ``xp``."""
     return np.dtype(dtype).kind == "f" if xp is np else xp.isdtype(dtype, "real floating")

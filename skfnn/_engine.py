@@ -40,6 +40,7 @@ from . import _array_api
 from ._array_api import array_namespace, dot, empty, rows, ufuncs
 
 __all__ = [
+    "penalty",
     "BLOCK",
     "Layout",
     "Workspace",
@@ -318,6 +319,15 @@ def squared_norm(W_vectors):
     return total
 
 
+def penalty(alpha, W_vectors, weight):
+    """The L2 term of J: α Σ_l ‖W^l‖²_F / (2 m), m = Σ s of the batch.
+
+    Its one home: the engine's J, the Dask objective and the validation loss
+    all add this, summed in scikit-learn's order to the last bit.
+    """
+    return (0.5 * alpha) * squared_norm(W_vectors) / weight
+
+
 def objective(net, Y, A_L, W_vectors, sw_sum, sample_weight):
     """J = Σ_i s_i ℓ(y_i, a_i) / Σ s + α / (2 Σ s) Σ_l ‖W^l‖²_F.
 
@@ -326,7 +336,7 @@ def objective(net, Y, A_L, W_vectors, sw_sum, sample_weight):
     differing rounding would send the two libraries down different paths.
     """
     data_term = float(net.loss(Y, A_L, sample_weight))
-    J = data_term + (0.5 * net.alpha) * squared_norm(W_vectors) / sw_sum
+    J = data_term + penalty(net.alpha, W_vectors, sw_sum)
     return J if net.xp is np else float(J)  # numpy: its scalar, in θ's precision
 
 

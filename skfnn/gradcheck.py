@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _engine
+from . import _engine, _model, _problem
 from .activations import get_activation
 from .activations import optional as activation_optional
 from .losses import (
@@ -327,8 +327,10 @@ def _prepare(estimator, X, y, sample_weight):
     except NotFittedError:
         est, incremental = clone(estimator), False
         est._validate_params()
-    X, Y, sample_weight, net, theta, _, _ = est._prepare(X, y, sample_weight, incremental)
-    X = X.astype(np.float64)
+    problem = _problem.build(est, X, y, sample_weight, incremental=incremental)
+    theta = _model.start(est, problem, check_random_state(est.random_state))
+    X, Y, net = problem.X.astype(np.float64), problem.Y, problem.net
+    sample_weight = problem.sample_weight
     sample_weight = None if sample_weight is None else sample_weight.astype(np.float64)
     # The checked network: a user object that breaks its contract is named, not differenced.
     return X, Y.astype(np.float64), sample_weight, theta.astype(np.float64), net.checked()
