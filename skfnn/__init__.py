@@ -2,11 +2,12 @@
 
 from ._array_api import array_namespace
 from ._classifier import FNNClassifier
+from ._lr_finder import lr_finder
 from ._regressor import FNNRegressor
 from .activations import Activation
 from .gradcheck import GradientCheckError, check_activation, check_gradients, check_loss
 from .losses import Loss
-from .plotting import TrainingCurveDisplay
+from .plotting import LearningRateFinderDisplay, TrainingCurveDisplay
 from ._version import __version__
 
 
@@ -15,6 +16,7 @@ __all__ = [
     "FNNClassifier",
     "FNNRegressor",
     "GradientCheckError",
+    "LearningRateFinderDisplay",
     "Loss",
     "TrainingCurveDisplay",
     "__version__",
@@ -22,4 +24,5 @@ __all__ = [
     "check_activation",
     "check_gradients",
     "check_loss",
+    "lr_finder",
 ]
