@@ -124,18 +124,18 @@ class Checkpoint:
         return False
 
     def _due(self, estimator, epoch):
-        if self.every is not None and epoch % self.every == 0:
-            return True
+        improved = self.monitor is not None and self._improved(estimator)
+        return improved or (self.every is not None and epoch % self.every == 0)
+
+    def _improved(self, estimator):
         if self.monitor == "loss":
             return _improved(estimator.loss_curve_, lower_is_better=True)
-        if self.monitor == "validation_score":
-            scores = estimator.validation_scores_
-            if scores is None or len(scores) == 0:
-                raise ValueError(
-                    "Checkpoint(monitor='validation_score') needs a validation score after "
-                    "each epoch: fit with X_val and y_val, or with early_stopping=True.")
-            return _improved(scores, lower_is_better=False)
-        return False
+        scores = estimator.validation_scores_
+        if not scores:
+            raise ValueError(
+                "Checkpoint(monitor='validation_score') needs a validation score after "
+                "each epoch: fit with X_val and y_val, or with early_stopping=True.")
+        return _improved(scores, lower_is_better=False)
 
     def _save(self, estimator, epoch):
         from . import io
