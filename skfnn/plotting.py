@@ -378,6 +378,9 @@ class LearningRateFinderDisplay:
     def plot(self, ax=None, *, loss_kw=None, raw_loss_kw=None, suggestion_kw=None):
         """Plot the loss against the rate (log scale), with the suggestion marked.
 
+        The y axis spans the smoothed curve (and the raw losses below it); raw
+        spikes above it are cut off (``ax.set_ylim`` changes that).
+
         Parameters
         ----------
         ax : matplotlib Axes, default=None
@@ -417,6 +420,7 @@ class LearningRateFinderDisplay:
                  "label": f"Suggested rate: {self.suggestion:.2g}"}, suggestion_kw or {})
             (self.suggestion_marker_,) = ax.plot([self.suggestion], [at], **style)
         ax.set_xscale("log")
+        _focus_on(ax, losses, self.raw_losses)
         ax.set_xlabel("Learning rate")
         ax.set_ylabel("Loss")
         ax.legend()
@@ -451,3 +455,17 @@ class LearningRateFinderDisplay:
         display = lr_finder(estimator, X, y, **finder_kw)
         return display.plot(ax=ax, loss_kw=loss_kw, raw_loss_kw=raw_loss_kw,
                             suggestion_kw=suggestion_kw)
+
+
+def _focus_on(ax, losses, raw_losses):
+    """y limits that show the smoothed curve whole: the raw losses' spikes near
+    divergence (often 10 times larger) would flatten it, so they are cut off."""
+    values = [np.asarray(losses, dtype=float)]
+    if raw_losses is not None:
+        values.append(np.asarray(raw_losses, dtype=float))
+    low = min(float(np.nanmin(v[np.isfinite(v)], initial=np.inf)) for v in values)
+    smoothed = values[0][np.isfinite(values[0])]
+    if smoothed.size and np.isfinite(low):
+        high = float(smoothed.max())
+        margin = 0.05 * (high - low) or 0.05 * abs(high) or 0.05
+        ax.set_ylim(low - margin, high + margin)

@@ -206,3 +206,18 @@ def test_display_marks_the_suggestion():
     assert display.suggestion_marker_.get_xydata().tolist() == [
         [display.suggestion, pytest.approx(display.losses[i], rel=1e-12)]]
     plt.close("all")
+
+
+def test_the_docs_figure_script_renders_the_user_guide_figure(tmp_path):
+    plt = pytest.importorskip("matplotlib.pyplot")
+    import runpy
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    script = runpy.run_path(str(root / "docs" / "plots" / "lr_finder.py"))
+    path = tmp_path / "lr_finder.png"
+    display = script["main"](path)
+    (width, height), dpi = script["SIZE_INCHES"], script["DPI"]
+    assert plt.imread(path).shape[:2] == (height * dpi, width * dpi)
+    assert display.suggestion == suggest_rate(display.learning_rates, display.losses)
+    assert (root / "docs" / "plots" / "lr_finder.png").is_file()  # committed
