@@ -16,7 +16,7 @@ from ._sklearn_compat import _validate_style_kwargs, check_matplotlib_support
 
 __all__ = ["LearningRateFinderDisplay", "TrainingCurveDisplay"]
 
-_STOCHASTIC_SOLVERS = ("sgd", "adam")
+_STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
 
 
 def _check_matplotlib(caller_name):
@@ -167,7 +167,7 @@ class TrainingCurveDisplay:
         and ``validation_scores_`` (one entry per epoch; per iteration for
         ``solver="lbfgs"``). The validation curves exist when the fit had
         validation data (``early_stopping=True``, or ``X_val`` / ``y_val``
-        given to ``fit``). With early stopping (solvers sgd and adam), the epoch
+        given to ``fit``). With early stopping (the stochastic solvers), the epoch
         whose weights were restored, the first maximum of
         ``validation_scores_``, is marked. With ``scoring="loss"`` the score is
         the negated validation loss, which is drawn already, so no score axis
