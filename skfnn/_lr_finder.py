@@ -17,7 +17,8 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.utils import gen_batches, shuffle as _shuffle
+from sklearn.utils import gen_batches
+from sklearn.utils import shuffle as _shuffle
 
 from . import _engine
 from ._array_api import astype, rows

@@ -43,7 +43,7 @@ def _state(est):
 def _assert_same(a, b):
     params_a, curve_a, t_a, arrays_a, numbers_a = _state(a)
     params_b, curve_b, t_b, arrays_b, numbers_b = _state(b)
-    for p, q in zip(params_a, params_b):
+    for p, q in zip(params_a, params_b, strict=True):
         assert_array_equal(p, q, strict=True)
     assert curve_a == curve_b
     assert t_a == t_b
@@ -147,7 +147,7 @@ def test_monitor_validation_score_saves_each_new_best(tmp_path):
     assert 1 < len(best_epochs) < len(scores)
     assert [p.name for p in checkpoint.paths_] == [
         f"best-{e}-{scores[e - 1]:.3f}.skops" for e in best_epochs]
-    for e, path in zip(best_epochs, checkpoint.paths_):
+    for e, path in zip(best_epochs, checkpoint.paths_, strict=True):
         saved = io.load(path)  # the model of that epoch: its score, recomputed
         assert saved.score(X_val, y_val) == scores[e - 1]
         assert saved.validation_scores_ == scores[:e]

@@ -51,11 +51,11 @@ def _range_test_by_hand(solver, rates, batch, alpha, seed):
     while len(batches) < len(rates):
         idx = shuffle(idx, random_state=rs)
         batches += [idx[i:i + batch] for i in range(0, len(idx), batch)]
-    for rate, rows in zip(rates, batches):
+    for rate, rows in zip(rates, batches, strict=False):
         J, grads = _loss_and_gradient(*params, XR[rows], YR[rows, None], alpha)
         losses.append(J)
         t += 1
-        for p, g, mi, vi in zip(params, grads, m, v):
+        for p, g, mi, vi in zip(params, grads, m, v, strict=True):
             if solver == "sgd":  # momentum 0: θ ← θ − η g
                 p -= rate * g
             else:  # scikit-learn's Adam
@@ -138,7 +138,7 @@ def _assert_same_snapshot(a, b):
             _assert_same_snapshot(a[2][key], b[2][key])
     elif isinstance(a, tuple) and len(a) == 2 and isinstance(a[1], list):
         assert a[0] == b[0] and len(a[1]) == len(b[1])
-        for p, q in zip(a[1], b[1]):
+        for p, q in zip(a[1], b[1], strict=True):
             _assert_same_snapshot(p, q)
     else:
         assert a == b or (a != a and b != b)  # NaN
