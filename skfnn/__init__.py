@@ -2,19 +2,20 @@
 
 from ._array_api import array_namespace
 from ._classifier import FNNClassifier
+from ._lr_finder import lr_finder
 from ._regressor import FNNRegressor
+from ._version import __version__
 from .activations import Activation
 from .gradcheck import GradientCheckError, check_activation, check_gradients, check_loss
 from .losses import Loss
-from .plotting import TrainingCurveDisplay
-from ._version import __version__
-
+from .plotting import LearningRateFinderDisplay, TrainingCurveDisplay
 
 __all__ = [
     "Activation",
     "FNNClassifier",
     "FNNRegressor",
     "GradientCheckError",
+    "LearningRateFinderDisplay",
     "Loss",
     "TrainingCurveDisplay",
     "__version__",
@@ -22,4 +23,5 @@ __all__ = [
     "check_activation",
     "check_gradients",
     "check_loss",
+    "lr_finder",
 ]

@@ -1,4 +1,5 @@
-"""Plots of a fitted network's training: :class:`TrainingCurveDisplay`.
+"""Plots of a network's training: :class:`TrainingCurveDisplay` and
+:class:`LearningRateFinderDisplay`.
 
 matplotlib is optional (``pip install "skfnn[plot]"``): it is imported only when
 a display is built or drawn, so ``import skfnn`` works without it.
@@ -13,9 +14,9 @@ from ._classifier import FNNClassifier
 from ._regressor import FNNRegressor
 from ._sklearn_compat import _validate_style_kwargs, check_matplotlib_support
 
-__all__ = ["TrainingCurveDisplay"]
+__all__ = ["LearningRateFinderDisplay", "TrainingCurveDisplay"]
 
-_STOCHASTIC_SOLVERS = ("sgd", "adam")
+_STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
 
 
 def _check_matplotlib(caller_name):
@@ -170,7 +171,7 @@ class TrainingCurveDisplay:
         and ``validation_scores_`` (one entry per epoch; per iteration for
         ``solver="lbfgs"``). The validation curves exist when the fit had
         validation data (``early_stopping=True``, or ``X_val`` / ``y_val``
-        given to ``fit``). With early stopping (solvers sgd and adam), the epoch
+        given to ``fit``). With early stopping (the stochastic solvers), the epoch
         whose weights were restored, the first maximum of
         ``validation_scores_``, is marked. With ``scoring="loss"`` the score is
         the negated validation loss, which is drawn already, so no score axis
@@ -325,3 +326,150 @@ def _score_name(fnn):
         name, sign = name[4:], -1
     name = name.replace("_", " ")
     return f"Negative {name}" if sign < 0 else name.capitalize()
+
+
+class LearningRateFinderDisplay:
+    """The loss against the learning rate of a range test, and the suggested rate.
+
+    :func:`skfnn.lr_finder` returns one (not yet drawn);
+    :meth:`LearningRateFinderDisplay.from_estimator` runs the test and draws
+    it. All parameters are stored as attributes.
+
+    Parameters
+    ----------
+    learning_rates : array-like of shape (n_steps,)
+        The rates tried, increasing.
+    losses : array-like of shape (n_steps,)
+        The smoothed loss at each rate (drawn as the curve).
+    suggestion : float or None, default=None
+        The suggested rate, marked on the curve; None marks nothing.
+    raw_losses : array-like of shape (n_steps,), default=None
+        The minibatch losses before smoothing, drawn faintly; None draws none.
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+    line_ : matplotlib Line2D
+        The smoothed loss.
+    raw_line_ : matplotlib Line2D or None
+        The raw losses, or None.
+    suggestion_marker_ : matplotlib Line2D or None
+        The marker at the suggested rate, or None.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from skfnn.plotting import LearningRateFinderDisplay
+    >>> display = LearningRateFinderDisplay(learning_rates=[1e-3, 1e-2, 1e-1, 1.0],
+    ...                                     losses=[1.0, 0.8, 0.3, 2.0],
+    ...                                     suggestion=1e-2).plot()
+    >>> display.suggestion_marker_.get_xydata().tolist()
+    [[0.01, 0.8]]
+    >>> display.ax_.get_xscale()
+    'log'
+    >>> plt.close("all")
+    """
+
+    def __init__(self, *, learning_rates, losses, suggestion=None, raw_losses=None):
+        self.learning_rates = learning_rates
+        self.losses = losses
+        self.suggestion = suggestion
+        self.raw_losses = raw_losses
+
+    def plot(self, ax=None, *, loss_kw=None, raw_loss_kw=None, suggestion_kw=None):
+        """Plot the loss against the rate (log scale), with the suggestion marked.
+
+        The y axis spans the smoothed curve (and the raw losses below it); raw
+        spikes above it are cut off (``ax.set_ylim`` changes that).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            None creates a new figure and axes.
+        loss_kw, raw_loss_kw : dict, default=None
+            Keyword arguments for matplotlib's ``plot`` drawing the smoothed and
+            the raw losses, over skfnn's defaults.
+        suggestion_kw : dict, default=None
+            Keyword arguments for the ``plot`` call drawing the suggestion's marker.
+
+        Returns
+        -------
+        display : LearningRateFinderDisplay
+            This object, with the matplotlib artists stored.
+        """
+        _check_matplotlib(f"{type(self).__name__}.plot")
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots()
+        rates = np.asarray(self.learning_rates, dtype=float)
+        losses = np.asarray(self.losses, dtype=float)
+        self.raw_line_ = None
+        if self.raw_losses is not None:
+            style = _validate_style_kwargs({"color": "C0", "alpha": 0.3, "linewidth": 0.8,
+                                            "label": "Minibatch loss"}, raw_loss_kw or {})
+            (self.raw_line_,) = ax.plot(rates, np.asarray(self.raw_losses, dtype=float),
+                                        **style)
+        style = _validate_style_kwargs({"color": "C0", "label": "Smoothed loss"},
+                                       loss_kw or {})
+        (self.line_,) = ax.plot(rates, losses, **style)
+        self.suggestion_marker_ = None
+        if self.suggestion is not None:
+            at = np.interp(np.log(self.suggestion), np.log(rates), losses)
+            style = _validate_style_kwargs(
+                {"marker": "o", "color": "C3", "linestyle": "none",
+                 "label": f"Suggested rate: {self.suggestion:.2g}"}, suggestion_kw or {})
+            (self.suggestion_marker_,) = ax.plot([self.suggestion], [at], **style)
+        ax.set_xscale("log")
+        _focus_on(ax, losses, self.raw_losses)
+        ax.set_xlabel("Learning rate")
+        ax.set_ylabel("Loss")
+        ax.legend()
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+    @classmethod
+    def from_estimator(cls, estimator, X, y, *, ax=None, loss_kw=None, raw_loss_kw=None,
+                       suggestion_kw=None, **finder_kw):
+        """Run :func:`skfnn.lr_finder` on a clone of ``estimator`` and plot the result.
+
+        Parameters
+        ----------
+        estimator : FNNClassifier or FNNRegressor
+            With a stochastic solver; not modified.
+        X, y
+            The training data.
+        ax, loss_kw, raw_loss_kw, suggestion_kw
+            As :meth:`plot`.
+        **finder_kw
+            :func:`skfnn.lr_finder`'s keyword arguments (``start``, ``end``,
+            ``num``, ``smoothing``, ``diverge``, ``sample_weight``).
+
+        Returns
+        -------
+        display : LearningRateFinderDisplay
+            The display, plotted.
+        """
+        _check_matplotlib(f"{cls.__name__}.from_estimator")
+        from ._lr_finder import lr_finder
+
+        display = lr_finder(estimator, X, y, **finder_kw)
+        return display.plot(ax=ax, loss_kw=loss_kw, raw_loss_kw=raw_loss_kw,
+                            suggestion_kw=suggestion_kw)
+
+
+def _focus_on(ax, losses, raw_losses):
+    """y limits that show the smoothed curve whole: the raw losses' spikes near
+    divergence (often 10 times larger) would flatten it, so they are cut off."""
+    values = [np.asarray(losses, dtype=float)]
+    if raw_losses is not None:
+        values.append(np.asarray(raw_losses, dtype=float))
+    low = min(float(np.nanmin(v[np.isfinite(v)], initial=np.inf)) for v in values)
+    smoothed = values[0][np.isfinite(values[0])]
+    if smoothed.size and np.isfinite(low):
+        high = float(smoothed.max())
+        margin = 0.05 * (high - low) or 0.05 * abs(high) or 0.05
+        ax.set_ylim(low - margin, high + margin)

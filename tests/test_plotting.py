@@ -11,6 +11,7 @@ import copy
 import runpy
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -22,7 +23,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from numpy.testing import assert_array_equal  # noqa: E402
 from sklearn.datasets import make_classification, make_regression  # noqa: E402
-from sklearn.exceptions import NotFittedError  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning, NotFittedError  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.metrics import make_scorer, mean_squared_error  # noqa: E402
 from sklearn.neural_network import MLPClassifier  # noqa: E402
@@ -310,3 +311,17 @@ def test_the_legend_covers_no_curve_and_every_label_is_inside_the_figure(early_s
         box = artist.get_window_extent(renderer)
         assert (box.x0 >= inside.x0 and box.x1 <= inside.x1 and box.y0 >= inside.y0
                 and box.y1 <= inside.y1), (artist, box, inside)
+
+
+@pytest.mark.parametrize("solver", ["adamw", "rmsprop"])
+def test_every_stochastic_solver_is_drawn_per_epoch_with_its_best_epoch(solver):
+    X, y = make_classification(n_samples=200, random_state=0)
+    clf = FNNClassifier((8,), solver=solver, early_stopping=True, max_iter=30,
+                        random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    display = TrainingCurveDisplay.from_estimator(clf)
+    assert display.epoch_name == "Epoch"
+    assert display.best_epoch == np.argmax(clf.validation_scores_) + 1
+    plt.close("all")
