@@ -17,19 +17,20 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.utils import gen_batches
+from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils import shuffle as _shuffle
 
-from . import _engine
+from . import _engine, _model, _problem
 from ._array_api import astype, rows
 from ._dask import is_dask_collection
+from ._fitting import make_optimizer
+from ._problem import STOCHASTIC_SOLVERS as _STOCHASTIC_SOLVERS
 from ._threads import blas_threads_for
 from ._training import _blame, _first_checked, batch_size, clip_gradient
 from .plotting import LearningRateFinderDisplay
 
 __all__ = ["lr_finder", "suggest_rate"]
 
-_STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
 
 
 def lr_finder(estimator, X, y, *, sample_weight=None, start=1e-7, end=10.0, num=100,
@@ -108,8 +109,10 @@ def lr_finder(estimator, X, y, *, sample_weight=None, start=1e-7, end=10.0, num=
     _check_arguments(estimator, X, start, end, num, smoothing, diverge)
     model = clone(estimator)
     model._validate_params()
-    X, Y, sample_weight, net, theta, random_state, _ = model._prepare(
-        X, y, sample_weight, incremental=False)
+    problem = _problem.build(model, X, y, sample_weight, incremental=False)
+    random_state = check_random_state(model.random_state)
+    theta = _model.start(model, problem, random_state)
+    X, Y, sample_weight, net = problem.X, problem.Y, problem.sample_weight, problem.net
     rates = np.geomspace(start, end, num)
     size = batch_size(model.batch_size, X.shape[0])
     steps = _Steps(model, net, theta, (X, Y, sample_weight), size, random_state)
@@ -148,7 +151,7 @@ class _Steps:
         self.net, self.theta, self.data = net, theta, data
         self.grad = net.xp.empty_like(theta)
         self.workspace = _engine.Workspace(net, size, theta.dtype, theta, self.grad)
-        self.optimizer = model._make_optimizer(theta)
+        self.optimizer = make_optimizer(model, theta)
         self.clip_norm = model.clip_norm
         self.random_state = random_state
         self.nets = _first_checked(net)

@@ -11,12 +11,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ._classifier import FNNClassifier
+from ._problem import STOCHASTIC_SOLVERS as _STOCHASTIC_SOLVERS
 from ._regressor import FNNRegressor
 from ._sklearn_compat import _validate_style_kwargs, check_matplotlib_support
 
 __all__ = ["LearningRateFinderDisplay", "TrainingCurveDisplay"]
 
-_STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
 
 
 def _check_matplotlib(caller_name):
