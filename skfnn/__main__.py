@@ -159,7 +159,7 @@ def _gradient_check_line():
     X, y = load_digits(return_X_y=True)
     X, y = StandardScaler().fit_transform(X[:30]), y[:30]
     estimator = FNNClassifier((8, 6), activation="tanh", random_state=0)
-    result = check_gradients(estimator, X, y)
+    result = check_gradients(estimator, X, y, raise_on_failure=False)
     passed = bool(result.passed)
     line = (
         "gradient check: max relative error of backprop vs central finite differences"
@@ -269,7 +269,7 @@ def gradcheck(args: argparse.Namespace) -> int:
                                   out_activation=out, alpha=args.alpha, dropout=args.dropout,
                                   random_state=args.seed, **_LOSS_PARAMS.get(loss, {}))
             result = check_gradients(estimator, X, y, rng.uniform(0.5, 2.0, X.shape[0]),
-                                     tol=args.tol)
+                                     tol=args.tol, raise_on_failure=False)
             checked = sum(b.n_checked for b in result.blocks)
             skipped = sum(b.n_skipped for b in result.blocks)
             worst = max(worst, result.max_rel_error)

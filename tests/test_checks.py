@@ -393,21 +393,29 @@ def test_check_gradients_passes_for_a_right_activation(activation):
 def test_check_gradients_fails_for_a_wrong_derivative():
     X, y = _regression_data()
     est = FNNRegressor((5,), activation=WrongTanh(), alpha=0.1)
-    result = check_gradients(est, X, y)
+    result = check_gradients(est, X, y, raise_on_failure=False)
     assert not result.passed and not bool(result)
     assert "FAILED" in str(result)
     # Only layer 1 sits below the wrong derivative; W^2, b^2 are still right.
     by_block = {(b.layer, b.param): b for b in result.blocks}
     assert by_block[1, "W"].max_rel_error > 1e-3
     assert by_block[2, "W"].max_rel_error < 1e-6
-    with pytest.raises(GradientCheckError, match="Gradient check failed"):
-        check_gradients(est, X, y, raise_on_failure=True)
+    # The problems name the wrong blocks, W^1 first, and only those.
+    assert [p.split(" differs")[0] for p in result.problems] == [
+        "backprop's gradient in W^1", "backprop's gradient in b^1"]
+    # Raising is the default, as for check_activation and check_loss.
+    with pytest.raises(GradientCheckError,
+                       match=r"Gradient check failed: backprop's gradient in W\^1 differs "
+                             r"from the finite differences of J by \S+ relative to the "
+                             r"block's scale \(tol 1e-06\); the largest error, \S+, is at "
+                             r"coefs_\[0\]\[\d, \d\]"):
+        check_gradients(est, X, y)
 
 
 def test_check_gradients_fails_for_a_wrong_loss_gradient():
     X, y = _regression_data()
     result = check_gradients(FNNRegressor((4,), activation="tanh", loss=WrongGradientLoss()),
-                             X, y)
+                             X, y, raise_on_failure=False)
     assert not result.passed
 
 
@@ -500,3 +508,31 @@ def test_check_activation_catches_a_false_derivative_from_a_claim():
         check_activation(ClaimsDerivativeFromA())
     result = check_activation(ClaimsDerivativeFromA(), raise_on_failure=False)
     assert not result.passed
+
+
+# ----------------------------------------------------------------------------
+# One result type and one default for the three checks
+# ----------------------------------------------------------------------------
+
+
+def test_the_three_checks_share_one_result_type_and_one_default():
+    import inspect
+
+    from skfnn.gradcheck import BlockError, CheckRow, GradientCheckResult
+
+    assert GradientCheckResult is CheckResult and BlockError is CheckRow
+    defaults = {f.__name__: inspect.signature(f).parameters["raise_on_failure"].default
+                for f in (check_activation, check_loss, check_gradients)}
+    assert defaults == dict.fromkeys(defaults, True)
+    X, y = _regression_data()
+    results = [check_activation("tanh"), check_loss("squared_error"),
+               check_gradients(FNNRegressor((3,), activation="tanh"), X, y)]
+    assert all(type(r) is CheckResult and r.passed and not r.problems for r in results)
+    assert [r.function for r in results] == ["check_activation", "check_loss",
+                                             "check_gradients"]
+    # check_gradients' rows are its blocks, W^1, b^1, W^2, b^2, each judged on max_error.
+    blocks = results[2].blocks
+    assert [r.check for r in blocks] == ["W^1", "b^1", "W^2", "b^2"]
+    assert [(b.layer, b.param) for b in blocks] == [(1, "W"), (1, "b"), (2, "W"), (2, "b")]
+    assert all(b.max_rel_error == b.max_error <= 1e-6 for b in blocks)
+    assert results[2].max_rel_error == results[2].max_error == max(b.max_error for b in blocks)
