@@ -335,7 +335,7 @@ def total_weight(X, sample_weight):
     return _array_api.sum(sample_weight)
 
 
-def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace=None,
+def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace=None, *,
                       masks=None):
     """Return (J, ∇J) for one batch at the packed parameters θ.
 

@@ -55,7 +55,7 @@ def train(est, problem, theta, random_state, incremental, bridge):
         run = _training.Run(est, net, theta, X, Y, sample_weight, max_iter=est.max_iter,
                             samples_per_epoch=0)
         return train_lbfgs(est, run, bridge, validation)
-    est.n_iter_ = 0
+    _model.begin_training(est)
     if est.early_stopping and incremental:
         raise ValueError("partial_fit does not support early_stopping=True")
     if not incremental or not hasattr(est, "_optimizer"):
@@ -79,7 +79,7 @@ def train(est, problem, theta, random_state, incremental, bridge):
 
 def train_lbfgs(est, run, bridge=None, validation=None, objective=None):
     """L-BFGS with this fit's hooks; ``objective``: another source of (J, ∇J) (Dask)."""
-    est.n_iter_ = 0
+    _model.begin_training(est)
     hooks = hooks_for(est, run, validation, 1, False, bridge)
     with blas_threads_for(run.X.shape[0], run.net.layer_units):
         _training.fit_lbfgs(run, hooks, max_fun=est.max_fun, tol=est.tol, objective=objective)

@@ -12,14 +12,15 @@ scikit-learn's callback API (:class:`CallbackBridge`). The training loops
 ``epoch_begin(run)``
     before each epoch (stochastic solvers) or L-BFGS iteration;
 ``epoch_end(run)``
-    after it, in the order of the list: a hook may read what earlier hooks
-    recorded in ``run`` this epoch, and set ``run.stop`` to end training;
+    after it, in the order of the list: a hook reads the epoch's record
+    ``run.epoch`` (:class:`~skfnn._training.Epoch`) with what earlier hooks
+    added to it, and may set ``run.stop`` to end training;
 ``end(run)``
     once, after the last step (also after Ctrl-C).
 
-The estimator chooses the hooks (:meth:`skfnn._base.BaseFNN._hooks`); the
-fitted attributes they maintain (``loss_curve_``, ``n_iter_``, ...) are
-scikit-learn's, on the estimator ``run.estimator``.
+A fit chooses its hooks (:func:`skfnn._fitting.hooks_for`); the fitted
+attributes they maintain (``loss_curve_``, ``n_iter_``, ...) are scikit-learn's,
+on the estimator ``run.estimator``, written through :mod:`skfnn._model`.
 """
 
 

@@ -32,7 +32,7 @@ from ._array_api import all_finite, array_namespace, astype
 from ._network import Network
 from .activations import ACTIVATIONS
 
-__all__ = ["check_coefs", "converted", "finite", "initialize", "promoted", "record_best_loss",
+__all__ = ["begin_training", "check_coefs", "converted", "finite", "initialize", "promoted", "record_best_loss",
            "record_best_score", "record_epoch", "record_lbfgs", "record_no_improvement", "record_validation",
            "resume", "rollback", "snapshot", "start", "theta", "transactional"]
 
@@ -227,6 +227,11 @@ def check_same_place(est, target, action):
 # ----------------------------------------------------------------------
 # What training records
 # ----------------------------------------------------------------------
+def begin_training(est):
+    """A fit (or partial_fit) call begins: ``n_iter_`` counts its epochs, as scikit-learn's."""
+    est.n_iter_ = 0
+
+
 def record_epoch(est, loss, samples):
     """An epoch (L-BFGS iteration) ended with training loss ``loss`` over ``samples`` rows."""
     est.n_iter_ += 1

@@ -40,7 +40,7 @@ from ._array_api import astype, on_device, rows, to_numpy
 from ._hooks import call
 from ._warn import warn_user
 
-__all__ = ["Epoch", "Run", "batch_size", "clip_gradient", "fit_lbfgs",
+__all__ = ["Epoch", "Run", "evaluate", "batch_size", "clip_gradient", "fit_lbfgs",
            "fit_stochastic", "split_validation"]
 
 
@@ -183,10 +183,7 @@ def _epoch(run, sample_idx, grad, workspace, nets, random_state):
         ws = workspace.rows(n_batch)
         masks = run.net.draw_masks(random_state, n_batch, theta.dtype, ws) if dropout else None
         net, X_batch = next(nets), rows(X, idx)
-        try:
-            J, _ = _engine.loss_and_gradient(net, theta, X_batch, Y_batch, sw, grad, ws, masks)
-        except ValueError as error:
-            _blame(run.net, net, error, theta, X_batch, Y_batch, sw, grad, ws, masks)
+        J, _ = evaluate(run.net, net, theta, (X_batch, Y_batch, sw), grad, ws, masks)
         if run.reference_loss is None:
             run.reference_loss = J
         batch_losses.append(J)
@@ -270,23 +267,28 @@ def _in_memory_objective(run):
 
     def fun(x):
         theta[...] = net.on_device(x, theta.dtype)
-        used = next(nets)
-        try:
-            J, g = _engine.loss_and_gradient(used, theta, X, Y, sample_weight, grad, workspace)
-        except ValueError as error:
-            _blame(net, used, error, theta, X, Y, sample_weight, grad, workspace)
+        J, g = evaluate(net, next(nets), theta, (X, Y, sample_weight), grad, workspace)
         return J, to_numpy(g).astype(np.float64)
     return fun
 
 
-def _blame(net, used, error, *step_args):
-    """Re-raise the ValueError of a step ``loss_and_gradient(used, *step_args)``, naming
-    the user object behind it (:meth:`Network.blame <skfnn._network.Network.blame>`); the
-    first step ran checked already (``used`` is its twin), and its errors name the object
-    themselves."""
-    if used is not net:
-        raise error
-    net.blame(error, lambda twin: _engine.loss_and_gradient(twin, *step_args))
+def evaluate(net, used, theta, batch, grad, workspace, masks=None):
+    """(J, ∇J) of one batch ``(X, Y, s)`` at θ, through ``used``: ``net`` or its checked twin.
+
+    A ValueError from a later step is raised again naming the user object
+    behind it (:meth:`Network.blame <skfnn._network.Network.blame>`); the
+    first step runs checked (``used`` is the twin), and its errors name the
+    object themselves.
+    """
+    def step(network):
+        return _engine.loss_and_gradient(network, theta, *batch, grad, workspace, masks=masks)
+
+    try:
+        return step(used)
+    except ValueError as error:
+        if used is not net:
+            raise
+        net.blame(error, step)
 
 
 def batch_size(spec, n_samples, warn=True):
