@@ -280,15 +280,15 @@ def evaluate(net, used, theta, batch, grad, workspace, masks=None):
     first step runs checked (``used`` is the twin), and its errors name the
     object themselves.
     """
-    def step(network):
-        return _engine.loss_and_gradient(network, theta, *batch, grad, workspace, masks=masks)
-
+    X, Y, sample_weight = batch
     try:
-        return step(used)
+        return _engine.loss_and_gradient(used, theta, X, Y, sample_weight, grad, workspace,
+                                         masks=masks)
     except ValueError as error:
         if used is not net:
             raise
-        net.blame(error, step)
+        net.blame(error, lambda twin: _engine.loss_and_gradient(
+            twin, theta, X, Y, sample_weight, grad, workspace, masks=masks))
 
 
 def batch_size(spec, n_samples, warn=True):
