@@ -2,13 +2,12 @@
 
 from ._array_api import array_namespace
 from ._classifier import FNNClassifier
-from ._lr_finder import lr_finder
 from ._regressor import FNNRegressor
 from ._version import __version__
 from .activations import Activation
 from .gradcheck import GradientCheckError, check_activation, check_gradients, check_loss
 from .losses import Loss
-from .plotting import LearningRateFinderDisplay, TrainingCurveDisplay
+from .plotting import LearningRateFinderDisplay, TrainingCurveDisplay, lr_finder
 
 __all__ = [
     "Activation",

@@ -33,12 +33,17 @@ from ._sklearn_compat import (
 )
 
 __all__ = [
+    "NO_BUFFER",
     "all_finite",
     "array_namespace",
     "astype",
+    "buffer",
     "check_trainable",
     "concat",
     "copy",
+    "default_float",
+    "describe_namespace",
+    "describe_place",
     "device",
     "dispatch_possible",
     "dot",
@@ -47,20 +52,29 @@ __all__ = [
     "expit",
     "fit_namespace",
     "follow",
+    "has_out_buffers",
     "is_array",
     "is_float",
+    "is_numpy",
     "is_real",
+    "is_real_dtype",
     "is_view",
     "log_expit",
+    "loss_value",
     "name",
+    "needs_dispatch",
     "on_device",
+    "promotes_in_products",
     "row_dots",
     "rows",
     "scalar",
+    "scratch",
     "sum",
+    "to_namespace",
     "to_numpy",
     "ufuncs",
     "xlogy",
+    "zeros",
 ]
 
 
@@ -198,6 +212,82 @@ def row_dots(x, y):
     if isinstance(x, np.ndarray):
         return np.einsum("ij,ij->i", x, y)
     return array_namespace(x).sum(x * y, axis=1)
+
+
+def has_out_buffers(xp):
+    """True for numpy: ufuncs write into preallocated buffers (``out=``), the fast path
+    of the engine's workspace and of the activations' ``forward_into``; the array API
+    has no ``out=``, and a GPU library's caching allocator makes fresh arrays cheap."""
+    return xp is np
+
+
+def buffer(xp, shape, dtype):
+    """A reusable buffer for numpy's ``out=`` fast path; None for every other namespace."""
+    return np.empty(shape, dtype) if xp is np else None
+
+
+class _NoBuffer:
+    """The scratch block of a namespace without buffers: each of its blocks is None."""
+
+    def __getitem__(self, key):
+        return None
+
+
+NO_BUFFER = _NoBuffer()
+
+
+def scratch(xp, size, dtype):
+    """A scratch block (sliced into per-block buffers); without buffers, blocks of None."""
+    return np.empty(size, dtype) if xp is np else NO_BUFFER
+
+
+def zeros(size, dtype, xp, device):
+    """A vector of zeros in ``xp`` on ``device`` (numpy < 2 takes no ``device=``)."""
+    return np.zeros(size, dtype=dtype) if xp is np else xp.zeros(size, dtype=dtype, device=device)
+
+
+def to_namespace(host_array, xp, device, dtype=None):
+    """A numpy array in ``xp`` on ``device``; numpy's as it is (an assignment casts it)."""
+    if xp is np:
+        return host_array
+    return xp.asarray(host_array, dtype=dtype, device=device)
+
+
+def loss_value(J, xp):
+    """J as the loops keep it: numpy's scalar (in θ's precision), else a host float."""
+    return J if xp is np else float(J)
+
+
+def is_numpy(xp):
+    """True for numpy's namespace (its arrays need no namespace checks)."""
+    return xp is np
+
+
+def promotes_in_products(x):
+    """True if products with ``x`` promote mixed dtypes (numpy's ``@`` and its ``out=``
+    buffers cast); the array API's ``@`` needs operands of one dtype."""
+    return array_namespace(x) is np
+
+
+def default_float(like):
+    """The floating dtype weights that are not floats become: float64 for numpy, else
+    ``like``'s own (a device may lack float64)."""
+    return np.float64 if array_namespace(like) is np else like.dtype
+
+
+def needs_dispatch(xp):
+    """True if scikit-learn handles arrays of ``xp`` only under ``array_api_dispatch``."""
+    return xp is not np
+
+
+def describe_namespace(xp):
+    """(what the weights must be, the module to make them with): for error messages."""
+    return ("numpy", "np") if xp is np else (f"{name(xp)} (as in fit)", "xp")
+
+
+def describe_place(xp, dev):
+    """Where arrays of ``xp`` on ``dev`` live, in words: "numpy", "torch arrays on cpu"."""
+    return "numpy" if xp is np else f"{name(xp)} arrays on {dev}"
 
 
 def is_float(dtype, xp):

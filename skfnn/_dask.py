@@ -10,7 +10,8 @@ The data never travels to the client:
    sample weights' sign and sum and, for a classifier, the classes
    (``dask.array.unique``, small) are computed on the cluster in one pass;
    the loss's target check runs on every block as it is persisted (3.).
-2. *The estimator's own set-up.* ``BaseFNN._prepare`` runs on a stand-in of
+2. *The estimator's own set-up.* :func:`skfnn._problem.build` and
+   :func:`skfnn._model.start` run on a stand-in of
    those first rows (for a classifier: one row per class, weighted by the
    class's total weight), so the network, initial weights, label binariser,
    class weights, ``n_features_in_``, warm-start checks and every error
@@ -27,7 +28,7 @@ The data never travels to the client:
    term, and divides by Σ s, exactly the formula of
    :func:`skfnn._engine.loss_and_gradient`. scipy's L-BFGS runs on
    the client through the estimator's own driver and hooks
-   (``BaseFNN._train_lbfgs``, :func:`skfnn._training.fit_lbfgs`).
+   (:func:`skfnn._fitting.train_lbfgs`, :func:`skfnn._training.fit_lbfgs`).
 
 dask and distributed are imported here only, when a dask collection is
 fitted: they are the optional extra ``skfnn[dask]``.
@@ -39,7 +40,12 @@ import threading
 
 import numpy as np
 
-from . import _engine
+from sklearn.utils import check_random_state
+
+from . import _engine, _model, _problem
+from ._fitting import train_lbfgs
+from ._problem import X_RULES, checked_weights, weighted
+from ._training import Run
 
 _INSTALL = 'pip install "skfnn[dask]"'
 #: Rows of X brought to the client: validation stand-in and divergence check.
@@ -55,18 +61,16 @@ def is_dask_collection(x):
 def fit(estimator, X, y, sample_weight, incremental, validation):
     """Fit ``estimator`` on dask inputs with L-BFGS on the connected cluster; return it.
 
-    As an in-memory fit, a fit that raises leaves the estimator as it was.
+    As an in-memory fit, a fit that raises leaves the estimator as it was (``fit``
+    is transactional: :func:`skfnn._model.transactional`).
     """
     _check_supported(estimator, incremental, validation)
-    from ._training import Run
-
-    with estimator._rollback_on_error(), \
-            _distributed_objective(estimator, X, y, sample_weight) as (objective, net, theta,
-                                                                       X_head):
+    with _distributed_objective(estimator, X, y, sample_weight) as (objective, net, theta,
+                                                                    X_head):
         # The hooks see the first rows of X (the divergence check's outputs), not the data.
         run = Run(estimator, net, theta, X_head, None, None, max_iter=estimator.max_iter,
                   samples_per_epoch=0)
-        estimator._train_lbfgs(run, objective=objective)
+        train_lbfgs(estimator, run, objective=objective)
     return estimator
 
 
@@ -78,7 +82,9 @@ def _distributed_objective(estimator, X, y, sample_weight):
     """
     client = _client()
     data = _Inputs(estimator, X, y, sample_weight)
-    _, _, _, net, theta, _, _ = estimator._prepare(*data.stand_in(), incremental=False)
+    problem = _problem.build(estimator, *data.stand_in(), incremental=False)
+    theta = _model.start(estimator, problem, check_random_state(estimator.random_state))
+    net = problem.net
     weigh = data.class_weigher(estimator)
     blocks = _persist_blocks(client, data, _Encoder(estimator, net, weigh, theta.dtype))
     objective = None
@@ -140,15 +146,13 @@ class _Inputs:
         from sklearn.base import is_classifier
         from sklearn.utils.validation import check_array
 
-        from ._base import _X_RULES
-
         self.classifier = is_classifier(estimator)
         X = _as_dask_array(X, "X", None)
         rows = X.chunks[0] if X.ndim else None
         y = _as_dask_array(y, "y", rows)
         sw = _weights_as_dask_array(sample_weight, X.shape[0], rows)
         # ndim, dtype, n_features, n_samples: scikit-learn's checks on the first rows.
-        self.X_head = check_array(X[:HEAD_ROWS].compute(), **_X_RULES, input_name="X",
+        self.X_head = check_array(X[:HEAD_ROWS].compute(), **X_RULES, input_name="X",
                                   estimator=estimator, ensure_all_finite=False)
         _check_lengths(X, y, sw)
         if self.classifier and y.ndim == 2 and y.shape[1] != 1:
@@ -188,8 +192,6 @@ class _Inputs:
         return np.sum(dask.compute(parts)[0], axis=0)
 
     def _raise_on(self, found, estimator):
-        from ._base import _checked_weights
-
         dtypes = {"X": self.X_head.dtype, "y": _float_dtype(self.y.dtype)}
         for name, dtype in dtypes.items():
             if name in found:
@@ -200,10 +202,10 @@ class _Inputs:
             worst = (np.nan if has_nan else np.inf if has_inf
                      else min(found["sw_min"], 0.0) if found["sw_min"] < 0
                      else 0.0 if not found["sw_sum"] > 0 else 1.0)
-            _checked_weights(np.array([worst]), np.zeros((1, 1)), "sample_weight")
+            checked_weights(np.array([worst]), np.zeros((1, 1)), "sample_weight")
 
     def stand_in(self):
-        """Small numpy (X, y, s) that validate as the full data would, for ``BaseFNN._prepare``.
+        """Small numpy (X, y, s) that validate as the full data would, for ``_problem.build``.
 
         A classifier's stand-in y is its classes, one each: the label encoding
         (``dask.array.unique`` on the cluster) is learned from them, and its
@@ -322,7 +324,7 @@ class _Encoder:
     """Turns a block's (y, s) into the engine's (Y, s) exactly as an in-memory fit encodes them.
 
     The classifier's label binariser, the class weights folded into s (as
-    ``BaseFNN._prepare`` does) and the loss's target check, applied on the
+    ``_problem.build`` does) and the loss's target check, applied on the
     worker that holds the block.
     """
 
@@ -335,15 +337,13 @@ class _Encoder:
         self.check_target = optional(net.loss, "check_target")
 
     def __call__(self, X, y, sample_weight):
-        from ._base import _weighted
-
         X = np.asarray(X).astype(self.dtype, copy=False)
         labels = np.ravel(y) if self.transform is not None else y
         Y = y if self.transform is None else self.transform(labels)
         Y = np.asarray(Y).reshape(len(X), -1)
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=_float_dtype(sample_weight.dtype))
-        sample_weight = _weighted(sample_weight, X, self.weigh, labels, Y)
+        sample_weight = weighted(sample_weight, X, self.weigh, labels, Y)
         if self.check_target is not None:
             self.check_target(Y)
         return X, Y.astype(self.dtype, copy=False), sample_weight
@@ -507,8 +507,8 @@ class DistributedObjective:
         # J = Σ s ℓ / Σ s + α/(2 Σ s) ‖W‖² and ∇J = (Σ ∂(sℓ)/∂θ + α W) / Σ s, as the engine
         # (s: the weights with the class weights folded in, summed over the blocks):
         W = theta[self.layout.coefs]
-        norm = _engine.squared_norm(self.layout.weight_vectors(theta))  # as the engine sums it
-        J = J / sw_sum + (0.5 * self.alpha) * float(norm) / sw_sum
+        J = J / sw_sum + float(_engine.penalty(self.alpha, self.layout.weight_vectors(theta),
+                                               sw_sum))
         grad[self.layout.coefs] += self.alpha * W
         grad /= sw_sum
         return J, grad.astype(np.float64)

@@ -11,7 +11,7 @@ row-major form (see docs/derivation.md):
     Δ^l = (Δ^{l+1} (W^{l+1})ᵀ) ⊙ σ_l'(Z^l)         backward
     ∂J/∂W^l = ((A^{l-1})ᵀ Δ^l + α W^l) / Σ s       backward, loss_and_gradient
     ∂J/∂b^l = Σ_rows Δ^l / Σ s                     backward, loss_and_gradient
-    J = Σ_i s_i ℓ_i / Σ s + α/(2 Σ s) Σ_l ‖W^l‖²   objective
+    J = Σ_i s_i ℓ_i / Σ s + α/(2 Σ s) Σ_l ‖W^l‖²   objective, penalty
 
 Δ^l is kept unnormalised (a row per sample, weighted by s) and the division
 by Σ s is applied once per gradient, as scikit-learn does, so that the same
@@ -40,6 +40,7 @@ from . import _array_api
 from ._array_api import array_namespace, dot, empty, rows, ufuncs
 
 __all__ = [
+    "penalty",
     "BLOCK",
     "Layout",
     "Workspace",
@@ -145,7 +146,7 @@ class Workspace:
         shapes = [(n_samples, n) for n in net.layout.layer_units[1:]]
 
         def buffer(shape):
-            return np.empty(shape, dtype) if net.xp is np else None
+            return _array_api.buffer(net.xp, shape, dtype)
 
         self.Zs = [None] + [buffer(shape) for shape in shapes]
         # A hidden layer whose σ' reads only a computes A^l into Z^l's storage.
@@ -158,7 +159,7 @@ class Workspace:
         self.Masks = [None] + [buffer(shape) if p else None for shape, p in zip(shapes, rates)]
         self.Drops = [None] + [buffer(shape) if p else None for shape, p in zip(shapes, rates)]
         # One block for the α W term and the optimizer's step.
-        self.scratch = buffer(min(net.layout.size, BLOCK)) if net.xp is np else NO_BUFFER
+        self.scratch = _array_api.scratch(net.xp, min(net.layout.size, BLOCK), dtype)
         self.theta, self.grad = theta, grad
         if theta is not None:
             self.views = (*net.layout.unpack(theta), *net.layout.unpack(grad))
@@ -180,16 +181,6 @@ class Workspace:
         if theta is self.theta and grad is self.grad:
             return self.views
         return (*layout.unpack(theta), *layout.unpack(grad))
-
-
-class _NoBuffer:
-    """The scratch block of a workspace without buffers: each of its blocks is None."""
-
-    def __getitem__(self, key):
-        return None
-
-
-NO_BUFFER = _NoBuffer()
 
 
 def _matmul(A, B, out):
@@ -285,16 +276,14 @@ def output_delta(net, Y, Zs, As, sample_weight):
     return Delta
 
 
-def backward(net, Y, Ws, Zs, As, sample_weight, gWs, gbs, workspace=None, inputs=None,
-             masks=None):
-    """δ-backpropagation of the data term: (Ã^{l-1})ᵀ Δ^l into ``gWs``, Σ_rows Δ^l into ``gbs``.
+def backward(net, Delta, Ws, fwd, grads, workspace=None, masks=None):
+    """δ-backpropagation of Δ^L: (Ã^{l-1})ᵀ Δ^l into ``grads[0]``, Σ_rows Δ^l into ``grads[1]``.
 
-    ``inputs`` and ``masks`` are :func:`forward`'s, with dropout (Ã = A
-    without). :func:`loss_and_gradient` then adds α W^l and divides by Σ s,
-    for all layers at once on the packed gradient vector.
+    ``fwd`` is :func:`forward`'s (Zs, As, inputs) and ``masks`` its dropout
+    masks (Ã = A without). :func:`loss_and_gradient` then adds α W^l and
+    divides by Σ s, for all layers at once on the packed gradient vector.
     """
-    inputs, u = As if inputs is None else inputs, ufuncs(net.xp)
-    Delta = output_delta(net, Y, Zs, As, sample_weight)
+    (Zs, As, inputs), (gWs, gbs), u = fwd, grads, ufuncs(net.xp)
     for l in range(len(Ws), 0, -1):
         i = l - 1  # python index of layer l
         _matmul(inputs[l - 1].T, Delta, gWs[i])  # (Ã^{l-1})ᵀ Δ^l
@@ -318,6 +307,15 @@ def squared_norm(W_vectors):
     return total
 
 
+def penalty(alpha, W_vectors, weight):
+    """The L2 term of J: α Σ_l ‖W^l‖²_F / (2 m), m = Σ s of the batch.
+
+    Its one home: the engine's J, the Dask objective and the validation loss
+    all add this, summed in scikit-learn's order to the last bit.
+    """
+    return (0.5 * alpha) * squared_norm(W_vectors) / weight
+
+
 def objective(net, Y, A_L, W_vectors, sw_sum, sample_weight):
     """J = Σ_i s_i ℓ(y_i, a_i) / Σ s + α / (2 Σ s) Σ_l ‖W^l‖²_F.
 
@@ -326,8 +324,8 @@ def objective(net, Y, A_L, W_vectors, sw_sum, sample_weight):
     differing rounding would send the two libraries down different paths.
     """
     data_term = float(net.loss(Y, A_L, sample_weight))
-    J = data_term + (0.5 * net.alpha) * squared_norm(W_vectors) / sw_sum
-    return J if net.xp is np else float(J)  # numpy: its scalar, in θ's precision
+    J = data_term + penalty(net.alpha, W_vectors, sw_sum)
+    return _array_api.loss_value(J, net.xp)
 
 
 def total_weight(X, sample_weight):
@@ -337,7 +335,7 @@ def total_weight(X, sample_weight):
     return _array_api.sum(sample_weight)
 
 
-def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace=None,
+def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace=None, *,
                       masks=None):
     """Return (J, ∇J) for one batch at the packed parameters θ.
 
@@ -374,11 +372,12 @@ def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace
     Ws, bs, gWs, gbs = workspace.views_of(theta, grad, layout)
     W_flat, gW_flat = theta[layout.coefs], grad[layout.coefs]
     sw_sum = total_weight(X, sample_weight)
-    Zs, As, inputs = forward(net, X, Ws, bs, workspace, masks)
+    Zs, As, _ = fwd = forward(net, X, Ws, bs, workspace, masks)
     bound = theta is workspace.theta
     W_vectors = workspace.W_vectors if bound else layout.weight_vectors(theta)
     J = objective(net, Y, As[-1], W_vectors, sw_sum, sample_weight)
-    backward(net, Y, Ws, Zs, As, sample_weight, gWs, gbs, workspace, inputs, masks)
+    Delta = output_delta(net, Y, Zs, As, sample_weight)  # Δ^L = s ⊙ δ^L
+    backward(net, Delta, Ws, fwd, (gWs, gbs), workspace, masks)
     # ∂J/∂W^l = ((A^{l-1})ᵀ Δ^l + α W^l) / Σ s and ∂J/∂b^l = Σ_rows Δ^l / Σ s:
     if net.alpha:
         for gW, W in blocks(gW_flat, W_flat):

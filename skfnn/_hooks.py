@@ -12,22 +12,24 @@ scikit-learn's callback API (:class:`CallbackBridge`). The training loops
 ``epoch_begin(run)``
     before each epoch (stochastic solvers) or L-BFGS iteration;
 ``epoch_end(run)``
-    after it, in the order of the list: a hook may read what earlier hooks
-    recorded in ``run`` this epoch, and set ``run.stop`` to end training;
+    after it, in the order of the list: a hook reads the epoch's record
+    ``run.epoch`` (:class:`~skfnn._training.Epoch`) with what earlier hooks
+    added to it, and may set ``run.stop`` to end training;
 ``end(run)``
     once, after the last step (also after Ctrl-C).
 
-The estimator chooses the hooks (:meth:`skfnn._base.BaseFNN._hooks`); the
-fitted attributes they maintain (``loss_curve_``, ``n_iter_``, ...) are
-scikit-learn's, on the estimator ``run.estimator``.
+A fit chooses its hooks (:func:`skfnn._fitting.hooks_for`); the fitted
+attributes they maintain (``loss_curve_``, ``n_iter_``, ...) are scikit-learn's,
+on the estimator ``run.estimator``, written through :mod:`skfnn._model`.
 """
 
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from . import _engine
+from . import _engine, _model
 from ._array_api import all_finite, array_namespace, astype, rows
+from ._threads import blas_threads_for
 from .optimizers import REDUCED_LEARNING_RATE, STOP, STOP_SMALL_LEARNING_RATE
 from ._warn import warn_user
 
@@ -45,7 +47,17 @@ __all__ = [
     "ValidationMonitor",
     "Verbose",
     "call",
+    "improved",
 ]
+
+
+def improved(score, best, tol):
+    """scikit-learn's MLP rule for one epoch: not ``tol`` or more below the best score.
+
+    Higher scores are better (the training loss is judged negated): the epoch
+    improved unless ``score < best + tol``.
+    """
+    return not score < best + tol
 
 
 def call(hooks, point, run):
@@ -74,11 +86,7 @@ class History(Hook):
     """Records ``n_iter_``, ``t_``, ``loss_`` and ``loss_curve_`` after each epoch."""
 
     def epoch_end(self, run):
-        est = run.estimator
-        est.n_iter_ += 1
-        est.t_ += run.samples_per_epoch
-        est.loss_ = run.epoch_loss
-        est.loss_curve_.append(run.epoch_loss)
+        _model.record_epoch(run.estimator, run.epoch.loss, run.samples_per_epoch)
 
 
 class ValidationMonitor(Hook):
@@ -91,36 +99,34 @@ class ValidationMonitor(Hook):
         ``score(estimator, output, loss, validation)``: the scoring rule.
     penalty_weight : float
         m in the L2 term α‖W‖² / (2 m) of the validation loss (see
-        :meth:`skfnn._base.BaseFNN._validation_monitor`).
+        :func:`skfnn._fitting.hooks_for`).
     """
 
     def __init__(self, validation, score, penalty_weight):
         self.validation, self.score, self.penalty_weight = validation, score, penalty_weight
 
     def epoch_end(self, run):
-        est, v, net = run.estimator, self.validation, run.net
-        output = est._forward_output(v.X, check_input=False)
+        est, v, net, epoch = run.estimator, self.validation, run.net, run.epoch
+        output = _outputs(run, v.X)
         if all_finite(output):
             loss = float(net.loss(astype(v.Y, output.dtype), output, v.sample_weight))
-            norm = _engine.squared_norm(net.layout.weight_vectors(run.theta))
-            loss += float((0.5 * net.alpha) * norm / self.penalty_weight)
-            run.score = self.score(est, output, loss, v)
+            loss += float(_engine.penalty(net.alpha, net.layout.weight_vectors(run.theta),
+                                          self.penalty_weight))
+            epoch.score = self.score(est, output, loss, v)
         else:
-            loss = run.score = np.nan
-        est.validation_loss_curve_.append(loss)
-        est.validation_scores_.append(run.score)
+            loss = epoch.score = np.nan
+        epoch.validation_loss = loss
+        _model.record_validation(est, loss, epoch.score)
 
 
 class TrainingLossPlateau(Hook):
     """Judges an epoch by the training loss: improved if it fell by more than ``tol``."""
 
     def epoch_end(self, run):
-        est = run.estimator
-        run.judged_by = "Training loss"
-        last = est.loss_curve_[-1]
-        run.improved = not last > est.best_loss_ - est.tol
-        if last < est.best_loss_:
-            est.best_loss_ = last
+        est, epoch = run.estimator, run.epoch
+        epoch.judged_by = "Training loss"
+        epoch.improved = improved(-epoch.loss, -est.best_loss_, est.tol)
+        _model.record_best_loss(est, epoch.loss)
 
 
 class EarlyStopping(Hook):
@@ -130,12 +136,10 @@ class EarlyStopping(Hook):
     """
 
     def epoch_end(self, run):
-        est, score = run.estimator, run.score
-        run.judged_by = "Validation score"
-        run.improved = not score < est.best_validation_score_ + est.tol
-        if score > est.best_validation_score_:
-            est.best_validation_score_ = score
-            est._best_theta[...] = run.theta
+        est, epoch = run.estimator, run.epoch
+        epoch.judged_by = "Validation score"
+        epoch.improved = improved(epoch.score, est.best_validation_score_, est.tol)
+        _model.record_best_score(est, epoch.score, run.theta)
 
     def end(self, run):
         run.theta[...] = run.estimator._best_theta
@@ -150,14 +154,13 @@ class NoImprovementStop(Hook):
     """
 
     def epoch_end(self, run):
-        est = run.estimator
-        est._no_improvement_count = 0 if run.improved else est._no_improvement_count + 1
+        est, epoch = run.estimator, run.epoch
+        count = _model.record_no_improvement(est, epoch.improved)
         run.optimizer.iteration_ends(est.t_)
-        run.plateau = None
-        if est._no_improvement_count > est.n_iter_no_change:
-            run.plateau = run.optimizer.on_plateau()
-            if run.plateau == REDUCED_LEARNING_RATE:
-                est._no_improvement_count = 0
+        if count > est.n_iter_no_change:
+            epoch.plateau = run.optimizer.on_plateau()
+            if epoch.plateau == REDUCED_LEARNING_RATE:
+                _model.record_no_improvement(est, True)  # a new rate: counting starts again
             else:
                 run.stop = "plateau"
 
@@ -173,15 +176,15 @@ class Verbose(Hook):
     """Prints what scikit-learn's MLP prints with ``verbose=True``, line for line."""
 
     def epoch_end(self, run):
-        est = run.estimator
+        est, epoch = run.estimator, run.epoch
         print("Iteration %d, loss = %.8f" % (est.n_iter_, est.loss_))
-        if run.score is not None:
-            print("Validation score: %f" % run.score)
-        if run.plateau is not None:
+        if epoch.score is not None:
+            print("Validation score: %f" % epoch.score)
+        if epoch.plateau is not None:
             text = "%s did not improve more than tol=%f for %d consecutive epochs." % (
-                run.judged_by, est.tol, est.n_iter_no_change)
-            suffix = _PLATEAU_TEXT[run.plateau]
-            if run.plateau == REDUCED_LEARNING_RATE:
+                epoch.judged_by, est.tol, est.n_iter_no_change)
+            suffix = _PLATEAU_TEXT[epoch.plateau]
+            if epoch.plateau == REDUCED_LEARNING_RATE:
                 suffix %= run.optimizer.learning_rate
             print(text + suffix)
 
@@ -219,8 +222,8 @@ class DivergenceGuard(Hook):
         self.problem = None
 
     def epoch_end(self, run):
-        loss, start, at = run.epoch_loss, run.reference_loss, run.estimator.n_iter_
-        losses = sorted(run.batch_losses) if run.batch_losses else [loss]
+        loss, start, at = run.epoch.loss, run.reference_loss, run.estimator.n_iter_
+        losses = sorted(run.epoch.batch_losses) if run.epoch.batch_losses else [loss]
         typical = losses[(len(losses) - 1) // 2]
         xp = array_namespace(run.theta)
         largest = max(float(xp.max(run.theta)), -float(xp.min(run.theta)))  # no temporary
@@ -267,10 +270,16 @@ class DivergenceGuard(Hook):
             return f"the final training loss is {loss}"
         if not all_finite(run.theta):
             return "the final weights are not finite"
-        if not all_finite(run.estimator._forward_output(
-                rows(run.X, slice(0, min(256, run.X.shape[0]))), check_input=False)):
+        if not all_finite(_outputs(run, rows(run.X, slice(0, min(256, run.X.shape[0]))))):
             return "the final network's outputs overflow (the weights are too large)"
         return None
+
+
+def _outputs(run, X):
+    """A^L for X (validated) at the run's θ; small products on one BLAS thread."""
+    Ws, bs = run.net.layout.unpack(run.theta)
+    with blas_threads_for(X.shape[0], run.net.layer_units):
+        return _engine.predict(run.net, X, Ws, bs)
 
 
 def _trainable(theta):
@@ -295,13 +304,7 @@ class LbfgsOutcome(Hook):
     """Sets the fitted attributes from scipy's result."""
 
     def end(self, run):
-        est, result = run.estimator, run.result
-        if result is not None:  # None after Ctrl-C: History has the iterations that ran
-            est.n_iter_ = min(result.nit, run.max_iter)
-            est.loss_ = float(result.fun)
-        elif not est.loss_curve_:
-            est.loss_ = run.reference_loss
-        est.best_loss_ = min(est.loss_curve_, default=est.loss_)
+        _model.record_lbfgs(run.estimator, run.result, run.max_iter, run.reference_loss)
 
 
 class LbfgsWarning(Hook):
@@ -352,7 +355,7 @@ class CallbackBridge(Hook):
         self.task = None
 
     def _fitted(self, run):
-        return lambda: run.estimator._reconstruction_attributes(run.theta)
+        return lambda: _model.snapshot(run.estimator, run.net, run.theta)
 
     def epoch_begin(self, run):
         self.task = self.context.subcontext(task_name=self.task_name)

@@ -1,4 +1,4 @@
-"""The learning-rate range test (Smith, 2017): :func:`lr_finder`.
+"""The learning-rate range test (Smith, 2017) behind :func:`skfnn.lr_finder`.
 
 One minibatch step per rate, the rates growing exponentially from ``start``
 to ``end``, on a clone of the estimator: the user's estimator is not touched.
@@ -17,108 +17,44 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.utils import gen_batches
+from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils import shuffle as _shuffle
 
-from . import _engine
+from . import _engine, _model, _problem
 from ._array_api import astype, rows
 from ._dask import is_dask_collection
+from ._fitting import make_optimizer
+from ._problem import STOCHASTIC_SOLVERS as _STOCHASTIC_SOLVERS
 from ._threads import blas_threads_for
-from ._training import _blame, _first_checked, batch_size, clip_gradient
-from .plotting import LearningRateFinderDisplay
+from ._training import _first_checked, batch_size, clip_gradient, evaluate
 
-__all__ = ["lr_finder", "suggest_rate"]
+__all__ = ["range_test", "suggest_rate"]
 
-_STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
-
-
-def lr_finder(estimator, X, y, *, sample_weight=None, start=1e-7, end=10.0, num=100,
-              smoothing=0.9, diverge=4.0):
-    """Leslie Smith's learning-rate range test on a clone of ``estimator``.
-
-    Starting from the clone's initial weights, takes one minibatch step (the
-    estimator's solver, batch size, shuffling, dropout and ``clip_norm``) at
-    each of ``num`` rates η_i = start · (end / start)^(i / (num − 1)), and
-    records the loss. The loss of step i is the minibatch loss before that
-    step, at the weights the rates η_0 ... η_{i−1} reached, smoothed as
-    L̄_i = a_i / (1 − β^(i+1)) with a_i = β a_{i−1} + (1 − β) J_i (β is
-    ``smoothing``, a_{−1} = 0). The test stops early when L̄_i exceeds
-    ``diverge`` times the lowest L̄ so far, or is not finite.
-
-    The suggested rate is where the smoothed loss falls fastest: the rate of
-    the most negative slope dL̄ / d(log η) (numpy's ``gradient``), leaving out
-    the first 10 points and the last (:func:`suggest_rate`), as PyTorch
-    Lightning's tuner suggests. It lies inside the range where training
-    makes progress, whereas the rate of the lowest loss sits at the edge of
-    divergence (and the moving average's lag pushes it further); the
-    rule of thumb "the minimum divided by 10" is
-    ``learning_rates[argmin(losses)] / 10`` on the result.
-
-    Parameters
-    ----------
-    estimator : FNNClassifier or FNNRegressor
-        With a stochastic solver ("sgd", "adam", "adamw" or "rmsprop"); not
-        modified (fitted or not, it is cloned: the test starts from the
-        initial weights its parameters and ``random_state`` give).
-    X : {array-like, sparse matrix} of shape (n_samples, n_features)
-    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-    sample_weight : array-like of shape (n_samples,), default=None
-    start, end : float, default=1e-7, 10.0
-        The first and the last rate, 0 < start < end.
-    num : int, default=100
-        The number of rates, hence of steps (≥ 2); epochs repeat as needed.
-    smoothing : float, default=0.9
-        β of the moving average, in [0, 1); 0 records the raw losses. The
-        average spans about 1 / (1 − β) steps and lags as much behind the
-        rates: fastai's and Lightning's β = 0.98 averages 50 of the 100
-        default steps, four decades of rates, and shifts the curve and the
-        suggestion toward larger rates (adam on the digits: 0.24, where
-        β = 0.9 suggests 0.038 and the raw losses are lowest near 0.3).
-    diverge : float or None, default=4.0
-        Stop once the smoothed loss exceeds this many times its minimum so
-        far (> 1); None runs every rate (stopping only at a non-finite loss).
+def range_test(estimator, X, y, *, sample_weight=None, start=1e-7, end=10.0, num=100,
+               smoothing=0.9, diverge=4.0):
+    """The range test of :func:`skfnn.lr_finder` (which see), as plain arrays.
 
     Returns
     -------
-    display : LearningRateFinderDisplay
-        ``learning_rates``, ``losses`` (smoothed), ``raw_losses`` and
-        ``suggestion``; call ``.plot()`` to draw it (matplotlib).
-
-    Raises
-    ------
-    ValueError
-        For ``solver="lbfgs"`` (no learning rate), bad arguments, or a loss
-        that is not finite at the initial weights.
-
-    Examples
-    --------
-    >>> from sklearn.datasets import load_iris
-    >>> from sklearn.preprocessing import scale
-    >>> from skfnn import FNNClassifier, lr_finder
-    >>> X, y = load_iris(return_X_y=True)
-    >>> clf = FNNClassifier((16,), batch_size=16, random_state=0)
-    >>> result = lr_finder(clf, scale(X), y, start=1e-5, end=10, num=60)
-    >>> len(result.learning_rates) == len(result.losses) <= 60
-    True
-    >>> bool(1e-5 < result.suggestion < 10)
-    True
-    >>> hasattr(clf, "coefs_")  # the estimator itself is untouched
-    False
+    learning_rates, losses, raw_losses : ndarray
+        The rates tried, the smoothed and the raw losses.
+    suggestion : float or None
+        :func:`suggest_rate` of the smoothed curve.
     """
     _check_arguments(estimator, X, start, end, num, smoothing, diverge)
     model = clone(estimator)
     model._validate_params()
-    X, Y, sample_weight, net, theta, random_state, _ = model._prepare(
-        X, y, sample_weight, incremental=False)
+    problem = _problem.build(model, X, y, sample_weight, incremental=False)
+    random_state = check_random_state(model.random_state)
+    theta = _model.start(model, problem, random_state)
+    X, Y, sample_weight, net = problem.X, problem.Y, problem.sample_weight, problem.net
     rates = np.geomspace(start, end, num)
     size = batch_size(model.batch_size, X.shape[0])
     steps = _Steps(model, net, theta, (X, Y, sample_weight), size, random_state)
     with blas_threads_for(size, net.layer_units), np.errstate(over="ignore", invalid="ignore"):
         raw, smoothed = _range_test(steps, rates, smoothing, diverge)
     rates = rates[:len(raw)]
-    return LearningRateFinderDisplay(learning_rates=rates, losses=np.asarray(smoothed),
-                                     raw_losses=np.asarray(raw),
-                                     suggestion=suggest_rate(rates, smoothed))
+    return rates, np.asarray(smoothed), np.asarray(raw), suggest_rate(rates, smoothed)
 
 
 def _range_test(steps, rates, smoothing, diverge):
@@ -148,7 +84,7 @@ class _Steps:
         self.net, self.theta, self.data = net, theta, data
         self.grad = net.xp.empty_like(theta)
         self.workspace = _engine.Workspace(net, size, theta.dtype, theta, self.grad)
-        self.optimizer = model._make_optimizer(theta)
+        self.optimizer = make_optimizer(model, theta)
         self.clip_norm = model.clip_norm
         self.random_state = random_state
         self.nets = _first_checked(net)
@@ -162,12 +98,8 @@ class _Steps:
         ws = self.workspace.rows(n)
         masks = (self.net.draw_masks(self.random_state, n, self.theta.dtype, ws)
                  if self.net.has_dropout else None)
-        args = (self.theta, X_batch, Y_batch, sw, self.grad, ws, masks)
-        net = next(self.nets)
-        try:
-            J, _ = _engine.loss_and_gradient(net, *args)
-        except ValueError as error:
-            _blame(self.net, net, error, *args)
+        J, _ = evaluate(self.net, next(self.nets), self.theta, (X_batch, Y_batch, sw),
+                        self.grad, ws, masks)
         return float(J)
 
     def step(self, rate):

@@ -79,7 +79,7 @@ class Network:
         opt = _activations.optional
         self.init_factors = tuple(init_factors if init_factors is not None
                                   else (opt(s, "init_factor") for s in self.sigmas))
-        fast = xp is np
+        fast = _array_api.has_out_buffers(xp)
         self.forward_into = tuple(opt(s, "forward_into") if fast else None for s in self.sigmas)
         self.multiply_derivative = tuple(opt(s, "multiply_derivative") if fast else None
                                          for s in self.sigmas)
@@ -129,9 +129,7 @@ class Network:
 
         numpy's array is returned as it is (an assignment into θ casts it).
         """
-        if self.xp is np:
-            return host_array
-        return self.xp.asarray(host_array, dtype=dtype, device=self.device)
+        return _array_api.to_namespace(host_array, self.xp, self.device, dtype)
 
     def draw_masks(self, random_state, n_samples, dtype, workspace=None):
         """The dropout masks of one batch: ``[None, M^1, ..., M^{L-1}, None]``.
@@ -149,7 +147,7 @@ class Network:
                 continue
             shape = (n_samples, self.layer_units[l])
             keep = random_state.random_sample(shape) >= p
-            if self.xp is not np:
+            if not _array_api.has_out_buffers(self.xp):
                 masks.append(self.xp.astype(self.on_device(keep), dtype) * (1.0 / (1.0 - p)))
                 continue
             out = np.empty(shape, dtype) if workspace is None else workspace.Masks[l]
@@ -295,7 +293,7 @@ def _in_namespace(like, owner, call, method, *args):
     result of another namespace is explained (an object written with numpy calls is
     numpy-only)."""
     xp = _array_api.array_namespace(like)
-    if xp is np:
+    if _array_api.is_numpy(xp):
         return method(*args)
     try:
         result = method(*args)

@@ -28,7 +28,7 @@ each evaluation.
 """
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.optimize
@@ -40,32 +40,40 @@ from ._array_api import astype, on_device, rows, to_numpy
 from ._hooks import call
 from ._warn import warn_user
 
-__all__ = ["Run", "ValidationSet", "batch_size", "clip_gradient", "fit_lbfgs",
+__all__ = ["Epoch", "Run", "evaluate", "batch_size", "clip_gradient", "fit_lbfgs",
            "fit_stochastic", "split_validation"]
 
 
-@dataclass(frozen=True)
-class ValidationSet:
-    """The held-out data a fit scores after each epoch.
+@dataclass
+class Epoch:
+    """What one epoch (or L-BFGS iteration) recorded: the loop's numbers, then the hooks'.
+
+    The loop makes a new record after each epoch; the hooks read it and add to
+    it in their order (a validation score, the verdict, the optimizer's
+    decision), so that a later hook reads what an earlier one recorded.
 
     Attributes
     ----------
-    X : ndarray or sparse matrix
-        Validated, in the training data's dtype.
-    Y : ndarray
-        The targets encoded as the training Y (2-D; bool for a classifier).
-    y : array-like
-        The targets as scorers take them (a classifier's labels).
-    sample_weight : ndarray or None
-    X_user : array-like
-        X as the user passed it (a DataFrame keeps its column names for scorers).
+    loss : float
+        J of the epoch (the mean of its batch losses) or of the L-BFGS iterate.
+    batch_losses : list of float
+        J of each minibatch (empty for L-BFGS).
+    validation_loss, score : float or None
+        The validation loss and score (:class:`~skfnn._hooks.ValidationMonitor`).
+    improved : bool or None
+        The verdict of the stopping rule, and ``judged_by`` what it judged
+        ("Training loss" or "Validation score").
+    plateau : str or None
+        The optimizer's decision after too many epochs without improvement.
     """
 
-    X: object
-    Y: object
-    y: object
-    sample_weight: object
-    X_user: object
+    loss: float
+    batch_losses: list = field(default_factory=list)
+    validation_loss: float = None
+    score: float = None
+    improved: bool = None
+    judged_by: str = None
+    plateau: str = None
 
 
 class Run:
@@ -90,21 +98,15 @@ class Run:
 
     Attributes
     ----------
-    epoch_loss : float
-        J of the last epoch (the mean of its batch losses) or L-BFGS iterate.
+    epoch : Epoch or None
+        The record of the epoch that just ended.
     reference_loss : float
         J of the fit's first step, before it: the divergence guard's yardstick.
     reference_gradient : float or None
         max |∂J/∂θ| at L-BFGS's first evaluation (None for the stochastic solvers).
-    batch_losses : list of float
-        J of each minibatch of the last epoch (empty for L-BFGS).
     stop : str or None
         Why training ends, once a hook has decided: "plateau", "callback",
         "diverged", "interrupted".
-    score, improved, judged_by, plateau
-        This epoch's validation score, verdict (and what it judged: "Training
-        loss" or "Validation score") and optimizer decision, for the hooks that
-        come after the ones that set them.
     result : scipy.optimize.OptimizeResult or None
         L-BFGS's result.
     """
@@ -116,10 +118,8 @@ class Run:
         self.X, self.Y, self.sample_weight = X, Y, sample_weight
         self.max_iter, self.samples_per_epoch = max_iter, samples_per_epoch
         self.optimizer = optimizer
-        self.epoch_loss = self.reference_loss = self.reference_gradient = None
-        self.batch_losses = []
-        self.stop = self.score = self.improved = self.plateau = self.result = None
-        self.judged_by = None
+        self.epoch = self.reference_loss = self.reference_gradient = None
+        self.stop = self.result = None
 
 
 def _first_checked(net):
@@ -150,8 +150,8 @@ def fit_stochastic(run, hooks, *, batch_size, shuffle, random_state):
             call(hooks, "epoch_begin", run)
             if shuffle:
                 sample_idx = _shuffle(sample_idx, random_state=random_state)
-            run.epoch_loss = _epoch(run, sample_idx if shuffle else None, grad, workspace, nets,
-                                    random_state)
+            run.epoch = _epoch(run, sample_idx if shuffle else None, grad, workspace, nets,
+                               random_state)
             call(hooks, "epoch_end", run)
             if run.stop:
                 break
@@ -162,7 +162,7 @@ def fit_stochastic(run, hooks, *, batch_size, shuffle, random_state):
 
 
 def _epoch(run, sample_idx, grad, workspace, nets, random_state):
-    """One pass of minibatch steps over the samples; return the mean batch loss.
+    """One pass of minibatch steps over the samples; return its :class:`Epoch` record.
 
     ``sample_idx`` is the shuffled order (None: in order, and batches are
     slices of X, not copies), moved to X's device once per epoch. The
@@ -173,7 +173,7 @@ def _epoch(run, sample_idx, grad, workspace, nets, random_state):
     X, Y, sample_weight, theta = run.X, run.Y, run.sample_weight, run.theta
     n_samples, dropout = X.shape[0], run.net.has_dropout
     order = None if sample_idx is None else run.net.on_device(sample_idx)
-    batch_losses = run.batch_losses = []
+    batch_losses = []
     accumulated_loss = 0.0
     for batch in gen_batches(n_samples, workspace.n_samples):
         n_batch = batch.stop - batch.start
@@ -183,10 +183,7 @@ def _epoch(run, sample_idx, grad, workspace, nets, random_state):
         ws = workspace.rows(n_batch)
         masks = run.net.draw_masks(random_state, n_batch, theta.dtype, ws) if dropout else None
         net, X_batch = next(nets), rows(X, idx)
-        try:
-            J, _ = _engine.loss_and_gradient(net, theta, X_batch, Y_batch, sw, grad, ws, masks)
-        except ValueError as error:
-            _blame(run.net, net, error, theta, X_batch, Y_batch, sw, grad, ws, masks)
+        J, _ = evaluate(run.net, net, theta, (X_batch, Y_batch, sw), grad, ws, masks)
         if run.reference_loss is None:
             run.reference_loss = J
         batch_losses.append(J)
@@ -194,7 +191,7 @@ def _epoch(run, sample_idx, grad, workspace, nets, random_state):
         if run.clip_norm is not None:
             clip_gradient(grad, run.clip_norm)
         run.optimizer.step(theta, grad, workspace.scratch)
-    return accumulated_loss / n_samples
+    return Epoch(accumulated_loss / n_samples, batch_losses)
 
 
 def clip_gradient(grad, max_norm):
@@ -234,7 +231,7 @@ def fit_lbfgs(run, hooks, *, max_fun, tol, objective=None):
         iterate = intermediate_result.x.copy()
         # What the hooks see (scipy evaluates elsewhere meanwhile).
         theta[...] = net.on_device(iterate, theta.dtype)
-        run.epoch_loss = float(intermediate_result.fun)
+        run.epoch = Epoch(float(intermediate_result.fun))
         call(hooks, "epoch_end", run)
         if run.stop:
             raise StopIteration
@@ -270,23 +267,28 @@ def _in_memory_objective(run):
 
     def fun(x):
         theta[...] = net.on_device(x, theta.dtype)
-        used = next(nets)
-        try:
-            J, g = _engine.loss_and_gradient(used, theta, X, Y, sample_weight, grad, workspace)
-        except ValueError as error:
-            _blame(net, used, error, theta, X, Y, sample_weight, grad, workspace)
+        J, g = evaluate(net, next(nets), theta, (X, Y, sample_weight), grad, workspace)
         return J, to_numpy(g).astype(np.float64)
     return fun
 
 
-def _blame(net, used, error, *step_args):
-    """Re-raise the ValueError of a step ``loss_and_gradient(used, *step_args)``, naming
-    the user object behind it (:meth:`Network.blame <skfnn._network.Network.blame>`); the
-    first step ran checked already (``used`` is its twin), and its errors name the object
-    themselves."""
-    if used is not net:
-        raise error
-    net.blame(error, lambda twin: _engine.loss_and_gradient(twin, *step_args))
+def evaluate(net, used, theta, batch, grad, workspace, masks=None):
+    """(J, ∇J) of one batch ``(X, Y, s)`` at θ, through ``used``: ``net`` or its checked twin.
+
+    A ValueError from a later step is raised again naming the user object
+    behind it (:meth:`Network.blame <skfnn._network.Network.blame>`); the
+    first step runs checked (``used`` is the twin), and its errors name the
+    object themselves.
+    """
+    X, Y, sample_weight = batch
+    try:
+        return _engine.loss_and_gradient(used, theta, X, Y, sample_weight, grad, workspace,
+                                         masks=masks)
+    except ValueError as error:
+        if used is not net:
+            raise
+        net.blame(error, lambda twin: _engine.loss_and_gradient(
+            twin, theta, X, Y, sample_weight, grad, workspace, masks=masks))
 
 
 def batch_size(spec, n_samples, warn=True):

@@ -15,7 +15,8 @@ one call away with :meth:`HiddenFeaturesMixin.hidden_activations`.
 
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
-from . import _engine
+from . import _engine, _model
+from ._threads import blas_threads_for
 
 __all__ = ["HiddenFeaturesMixin"]
 
@@ -44,16 +45,10 @@ class HiddenFeaturesMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         return self._hidden(X, "hidden_activations")
 
     def _hidden(self, X, method):
-        from ._base import _finite  # the base module imports this one
-
-        X, Ws, bs = self._promoted(self._check_X(X, method))
-        A, activations = X, []
-        for l, (W, b) in enumerate(zip(Ws[:-1], bs[:-1]), start=1):
-            Z = A @ W
-            Z += b  # Z^l = A^{l-1} W^l + b^l
-            A = _finite(_engine._activate(self._net, l, Z, Z))  # A^l = σ_l(Z^l)
-            activations.append(A)
-        return activations
+        X, Ws, bs = _model.promoted(self, self._check_X(X, method))
+        with blas_threads_for(X.shape[0], self._net.layer_units):
+            _, As, _ = _engine.forward(self._net, X, Ws, bs)  # A^l = σ_l(A^{l-1} W^l + b^l)
+        return [_model.finite(A) for A in As[1:-1]]
 
     def transform(self, X):
         """The activations of the last hidden layer, A^{L-1}: the network's features.

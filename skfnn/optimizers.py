@@ -13,6 +13,7 @@ their device).
 
 import numpy as np
 
+from . import _array_api
 from ._array_api import array_namespace, ufuncs
 from ._engine import blocks as _blocks
 from .schedules import (
@@ -30,7 +31,7 @@ __all__ = ["REDUCED_LEARNING_RATE", "SGD", "STOP", "STOP_SMALL_LEARNING_RATE", "
 
 def _zeros(size, dtype, xp, device):
     """The optimizer's state vectors start at 0, in θ's namespace and on its device."""
-    return np.zeros(size, dtype=dtype) if xp is np else xp.zeros(size, dtype=dtype, device=device)
+    return _array_api.zeros(size, dtype, xp, device)
 
 
 class _Optimizer:

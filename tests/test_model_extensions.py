@@ -7,6 +7,7 @@ scheme against its formula.
 """
 
 import warnings
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from sklearn.metrics import log_loss
 from sklearn.preprocessing import StandardScaler
 
 from skfnn import FNNClassifier, FNNRegressor, check_gradients, check_loss
-from skfnn import _engine
+from skfnn import _engine, _fitting
 from skfnn._network import Network
 from skfnn.activations import Softmax, get_activation
 from skfnn.losses import SquaredError
@@ -234,9 +235,8 @@ def test_the_engine_with_masks_equals_the_masked_forward_of_the_reference():
 # ----------------------------------------------------------------------
 def initial_weights(est, X, y):
     """The weights fit starts from (the training loop replaced by a no-op)."""
-    est._train = lambda *args, **kwargs: None
-    est.fit(X, y)
-    del est._train
+    with mock.patch.object(_fitting, "train", lambda *args, **kwargs: None):
+        est.fit(X, y)
     return est.coefs_, est.intercepts_
 
 

@@ -9,6 +9,7 @@ side by side with skfnn's, with identical parameters.
 """
 
 import warnings
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from threadpoolctl import threadpool_limits
 
-from skfnn import FNNClassifier, FNNRegressor
+from skfnn import FNNClassifier, FNNRegressor, _fitting
 
 SK_ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
 N_SAMPLES, N_FEATURES = 20, 4
@@ -64,14 +65,18 @@ def _quietly(fit, *args, **kwargs):
 def _initial_weights(est, X, y):
     """The weights ``fit`` initialises, read before any optimizer step.
 
-    The method that runs the training loop (skfnn's ``_train``, scikit-learn's
-    ``_fit_stochastic``) is replaced on this instance by a no-op, so ``fit``
-    stops right after initialising.
+    What runs the training loop (skfnn's ``_fitting.train``, scikit-learn's
+    ``_fit_stochastic`` method) is replaced by a no-op, so ``fit`` stops right
+    after initialising.
     """
-    loop = "_train" if hasattr(est, "_train") else "_fit_stochastic"
-    setattr(est, loop, lambda *args, **kwargs: None)
-    est.fit(X, y)
-    delattr(est, loop)
+    no_op = lambda *args, **kwargs: None  # noqa: E731
+    if isinstance(est, (FNNClassifier, FNNRegressor)):
+        with mock.patch.object(_fitting, "train", no_op):
+            est.fit(X, y)
+    else:
+        est._fit_stochastic = no_op
+        est.fit(X, y)
+        del est._fit_stochastic
     return [W.copy() for W in est.coefs_], [b.copy() for b in est.intercepts_]
 
 

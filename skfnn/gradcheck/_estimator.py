@@ -1,9 +1,8 @@
 """The one place where gradcheck reaches into the estimator: the objective it trains.
 
 :func:`training_problem` is the whole interface between check_gradients and
-the estimator layer (``BaseFNN._prepare``, imported lazily so that gradcheck
-sits below the estimators at import time); re-point it here when the
-estimator's training problem moves.
+the estimator layer: the fit's own training problem (:func:`skfnn._problem.build`)
+and starting weights (:func:`skfnn._model.start`), on a copy of the estimator.
 """
 
 import copy
@@ -12,7 +11,10 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
+
+from .. import _model, _problem
 
 
 def training_problem(estimator, X, y, sample_weight):
@@ -40,10 +42,12 @@ def training_problem(estimator, X, y, sample_weight):
     except NotFittedError:
         est, incremental = clone(estimator), False
         est._validate_params()
-    X, Y, sample_weight, net, theta, _, _ = est._prepare(X, y, sample_weight, incremental)
+    problem = _problem.build(est, X, y, sample_weight, incremental=incremental)
+    theta = _model.start(est, problem, check_random_state(est.random_state))
+    sample_weight = problem.sample_weight
     sample_weight = None if sample_weight is None else sample_weight.astype(np.float64)
-    return (X.astype(np.float64), Y.astype(np.float64), sample_weight,
-            theta.astype(np.float64), net.checked())
+    return (problem.X.astype(np.float64), problem.Y.astype(np.float64), sample_weight,
+            theta.astype(np.float64), problem.net.checked())
 
 
 def final_step(estimator, X, y):
