@@ -191,7 +191,7 @@ def lbfgs_times(n_samples, repeats, iterations=10, block_rows=25_000):
         runs = {"in memory": lbfgs_fit(X, y, iterations),
                 # the workers' BLAS setting (distributed's default), for comparison
                 "in memory, 1 BLAS thread": one_blas_thread(lbfgs_fit(X, y, iterations))}
-        for client, n in zip(clients, (1, 2)):
+        for client, n in zip(clients, (1, 2), strict=True):
             rows = min(block_rows, n_samples // (2 * n))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # "Sending large graph": once

@@ -94,7 +94,8 @@ def fit_seconds(torch, device, est, X, y):
 def device_gemm_floor(torch, device, w, dtype, rng, n_epochs):
     """speed.py's GEMM floor, with the products made by PyTorch on the device."""
     return speed.gemm_floor(w, dtype, rng, n_epochs, xp=torch,
-                            put=lambda a: torch.asarray(a, device=device), sync=_sync(torch, device))
+                            put=lambda a: torch.asarray(a, device=device),
+                            sync=_sync(torch, device))
 
 
 def _sync(torch, device):
@@ -105,7 +106,7 @@ def _sync(torch, device):
 def weight_gap(numpy_fit, device_fit):
     """max |W_device − W_numpy| / max |W_numpy| over the layers (0 when equal)."""
     return max(float(np.max(np.abs(Wd.cpu().numpy() - Wn)) / np.max(np.abs(Wn)))
-               for Wn, Wd in zip(numpy_fit.coefs_, device_fit.coefs_))
+               for Wn, Wd in zip(numpy_fit.coefs_, device_fit.coefs_, strict=True))
 
 
 def run(workloads, dtypes, repeats, device, skip_sklearn):

@@ -6,7 +6,8 @@ setting the fit up) is most of the time. For each chunk size, both estimators
 (identical parameters, one BLAS thread each, so that the comparison is the
 per-call work) are warmed up on ``--history`` calls (a model that has trained
 on many chunks already: what a call costs must not grow with their number), then
-``partial_fit`` is timed on the next chunks; this is repeated ``--rounds`` times, the two estimators taking
+``partial_fit`` is timed on the next chunks; this is repeated ``--rounds`` times, the two
+estimators taking
 turns, and the median over rounds of the median time per call is printed with
 the ratio scikit-learn / skfnn (above 1: skfnn is faster).
 
@@ -22,7 +23,6 @@ import statistics
 import time
 import warnings
 
-import numpy as np
 from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -68,7 +68,7 @@ def main():
                                             chunk, args.calls, args.history, **first)
                            for cls in (theirs, ours)]
                           for _ in range(args.rounds)]
-                sk, fnn = (statistics.median(times) for times in zip(*rounds))
+                sk, fnn = (statistics.median(times) for times in zip(*rounds, strict=True))
                 print(f"{name:<11} {chunk:>6} {sk * 1e3:>11.2f} {fnn * 1e3:>9.2f} "
                       f"{sk / fnn:>6.2f}", flush=True)
 

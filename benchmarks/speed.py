@@ -41,8 +41,8 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 _clock = time.perf_counter  # time.process_time under --cpu-time
 
-import skfnn
-from skfnn import FNNClassifier, FNNRegressor
+import skfnn  # noqa: E402 - after the clock's definition, which the imports may not need
+from skfnn import FNNClassifier, FNNRegressor  # noqa: E402
 
 
 @dataclass
@@ -119,7 +119,8 @@ def gemm_floor(w, dtype, rng, n_epochs, xp=np, put=None, sync=None):
     if w.params["solver"] == "lbfgs":
         batch = w.n_samples
     n_batches = -(-w.n_samples // batch)
-    Ws = [put(rng.standard_normal((a, b)).astype(dtype)) for a, b in zip(units[:-1], units[1:])]
+    Ws = [put(rng.standard_normal((a, b)).astype(dtype))
+          for a, b in zip(units[:-1], units[1:], strict=True)]
     As = [put(rng.standard_normal((batch, n)).astype(dtype)) for n in units]
     Gs = [xp.empty_like(W) for W in Ws]
     Ds = [xp.empty_like(A) for A in As]
@@ -243,8 +244,9 @@ def main(argv=None):
           f"{scipy.__version__}, scikit-learn {sklearn.__version__}, skfnn {skfnn.__version__}")
     print(f"{platform.machine()}, BLAS: {blas}")
     clock = "CPU" if args.cpu_time else "wall"
-    print(f"{clock} seconds, median of {args.repeats} alternating runs. ratio = sklearn / skfnn, both as "
-          "installed; ratio 1t = sklearn on one BLAS thread / skfnn; vs own 1t = skfnn / "
+    print(f"{clock} seconds, median of {args.repeats} alternating runs. ratio = sklearn / "
+          "skfnn, both as installed; ratio 1t = sklearn on one BLAS thread / skfnn; "
+          "vs own 1t = skfnn / "
           "skfnn on one BLAS thread (above 1: threads cost skfnn time); both 1t = sklearn / skfnn, "
           "each on one BLAS thread; x floor = skfnn / "
           "numpy GEMM time of the same products\n")

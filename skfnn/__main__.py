@@ -34,8 +34,8 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -142,7 +142,7 @@ def _print_table(rows):
         print(
             "  ".join(
                 cell.ljust(w) if i < left else cell.rjust(w)
-                for i, (cell, w) in enumerate(zip(row, widths))
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
             ).rstrip()
         )
         if k == 0:

@@ -7,16 +7,15 @@ from scipy.special import log_softmax, logsumexp
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils import check_array
 from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import column_or_1d
 
 from . import _array_api, _docstrings
 from ._array_api import array_namespace, concat, on_device, to_numpy
 from ._base import BaseFNN, transactional
-from ._transform import HiddenFeaturesMixin
 from ._sklearn_compat import (
     StrOptions,
     _check_partial_fit_first_call,
@@ -25,8 +24,9 @@ from ._sklearn_compat import (
     move_to,
     with_callbacks,
 )
-from .activations import optional as activation_optional
+from ._transform import HiddenFeaturesMixin
 from .activations import ACTIVATIONS, Logistic, Softmax
+from .activations import optional as activation_optional
 from .losses import BinaryLogLoss, get_loss
 from .losses import optional as loss_optional
 
@@ -385,7 +385,8 @@ class FNNClassifier(ClassifierMixin, HiddenFeaturesMixin, BaseFNN):
 
 
 def _home(y):
-    """``(namespace, device)`` of y if it is an array of another library under dispatch, else None."""
+    """``(namespace, device)`` of y if it is an array of another library under dispatch, else
+    None."""
     if y is None or not _array_api.is_array(y) or isinstance(y, np.ndarray):
         return None
     xp, is_array_api, device = get_namespace_and_device(y)
@@ -398,7 +399,8 @@ def _host(y):
 
 
 def _labels_to(classes, home):
-    """The classes in y's namespace and on its device, when that is not numpy's and they are numbers."""
+    """The classes in y's namespace and on its device, when that is not numpy's and they
+    are numbers."""
     if home is None or classes.dtype.kind in "OSU":
         return classes
     return move_to(classes, xp=home[0], device=home[1])

@@ -39,7 +39,6 @@ import sys
 import threading
 
 import numpy as np
-
 from sklearn.utils import check_random_state
 
 from . import _engine, _model, _problem
@@ -232,7 +231,7 @@ class _Inputs:
         Xs = self.X.to_delayed().ravel()
         ys = self.y.to_delayed().ravel()
         sws = self.sw.to_delayed().ravel() if self.sw is not None else [None] * len(Xs)
-        return zip(Xs, ys, sws)
+        return zip(Xs, ys, sws, strict=True)
 
 
 def _weights_as_dask_array(sample_weight, n_samples, rows):
@@ -500,8 +499,8 @@ class DistributedObjective:
             for worker, indices in self.groups
         ])
         in_order = [None] * len(self.blocks)
-        for (_, indices), group_terms in zip(self.groups, terms):
-            for i, term in zip(indices, group_terms):
+        for (_, indices), group_terms in zip(self.groups, terms, strict=True):
+            for i, term in zip(indices, group_terms, strict=True):
                 in_order[i] = term
         J, grad, sw_sum = _sum_in_block_order(in_order)
         # J = Σ s ℓ / Σ s + α/(2 Σ s) ‖W‖² and ∇J = (Σ ∂(sℓ)/∂θ + α W) / Σ s, as the engine
@@ -538,7 +537,8 @@ def _gather_or_explain(client, workers, futures):
             "The dask cluster lost data that the L-BFGS fit needs"
             + (f" (workers gone since the fit started: {', '.join(gone)})" if gone else "")
             + f": {type(error).__name__}: {str(error).rstrip('.')}. A lost block is "
-            "recomputed only if the graph can make it again: build the dask arrays from their source "
+            "recomputed only if the graph can make it again: build the dask arrays from "
+            "their source "
             "(da.from_array, da.from_zarr, ...) or .persist() them rather than "
             "client.scatter their blocks. The estimator is left as it was."
         ) from error

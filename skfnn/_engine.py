@@ -89,7 +89,7 @@ class Layout:
 
     def __init__(self, layer_units):
         self.layer_units = tuple(int(n) for n in layer_units)
-        self.coef_shapes = list(zip(self.layer_units[:-1], self.layer_units[1:]))
+        self.coef_shapes = list(zip(self.layer_units[:-1], self.layer_units[1:], strict=True))
         sizes = [n_in * n_out for n_in, n_out in self.coef_shapes] + list(self.layer_units[1:])
         self.bounds = np.concatenate([[0], np.cumsum(sizes)]).tolist()
         self.size = self.bounds[-1]
@@ -120,7 +120,7 @@ class Layout:
         if out is None:
             out = np.empty(self.size, dtype=np.result_type(*Ws, *bs))
         W_views, b_views = self.unpack(out)
-        for view, value in zip(W_views + b_views, list(Ws) + list(bs)):
+        for view, value in zip(W_views + b_views, list(Ws) + list(bs), strict=True):
             view[...] = value
         return out
 
@@ -150,14 +150,15 @@ class Workspace:
 
         self.Zs = [None] + [buffer(shape) for shape in shapes]
         # A hidden layer whose σ' reads only a computes A^l into Z^l's storage.
-        self.As = [None] + [Z if same else buffer(shape)
-                            for Z, shape, same in zip(self.Zs[1:], shapes, net.in_place)]
+        self.As = [None] + [Z if same else buffer(shape) for Z, shape, same
+                            in zip(self.Zs[1:], shapes, net.in_place, strict=True)]
         self.Deltas = [None] + [buffer(shape) for shape in shapes[:-1]]
         # Dropout: the masks M^l and the masked activations Ã^l = A^l ⊙ M^l of the
         # hidden layers that drop units (none without dropout).
         rates = [*getattr(net, "dropout", ()), 0.0][: len(shapes)]
-        self.Masks = [None] + [buffer(shape) if p else None for shape, p in zip(shapes, rates)]
-        self.Drops = [None] + [buffer(shape) if p else None for shape, p in zip(shapes, rates)]
+        dropping = list(zip(shapes, rates, strict=True))
+        self.Masks = [None] + [buffer(shape) if p else None for shape, p in dropping]
+        self.Drops = [None] + [buffer(shape) if p else None for shape, p in dropping]
         # One block for the α W term and the optimizer's step.
         self.scratch = _array_api.scratch(net.xp, min(net.layout.size, BLOCK), dtype)
         self.theta, self.grad = theta, grad
@@ -225,7 +226,7 @@ def forward(net, X, Ws, bs, workspace=None, masks=None):
     ws, u = workspace, ufuncs(net.xp)
     Zs, As = [None], [X]
     inputs = As if masks is None else [X]
-    for l, (W, b) in enumerate(zip(Ws, bs), start=1):
+    for l, (W, b) in enumerate(zip(Ws, bs, strict=True), start=1):
         Z = _matmul(inputs[l - 1], W, ws and ws.Zs[l])
         Z += b  # Z^l = Ã^{l-1} W^l + b^l  (Ã^{l-1} = A^{l-1} without dropout)
         Zs.append(Z)
@@ -239,7 +240,7 @@ def forward(net, X, Ws, bs, workspace=None, masks=None):
 def logits(net, X, Ws, bs):
     """Return Z^L for X without keeping the intermediate layers."""
     A = X
-    for l, (W, b) in enumerate(zip(Ws, bs), start=1):
+    for l, (W, b) in enumerate(zip(Ws, bs, strict=True), start=1):
         if l > 1:
             A = _activate(net, l - 1, A, A)  # A^{l-1} = σ_{l-1}(Z^{l-1})
         A = A @ W
@@ -402,7 +403,7 @@ def init_params(layout, init_factors, random_state, dtype):
     scikit-learn's MLP does, so the same seed gives the same initial network.
     """
     Ws, bs = [], []
-    for (fan_in, fan_out), factor in zip(layout.coef_shapes, init_factors):
+    for (fan_in, fan_out), factor in zip(layout.coef_shapes, init_factors, strict=True):
         bound = np.sqrt(factor / (fan_in + fan_out))
         Ws.append(random_state.uniform(-bound, bound, (fan_in, fan_out)))
         bs.append(random_state.uniform(-bound, bound, fan_out))

@@ -30,8 +30,8 @@ from sklearn.exceptions import ConvergenceWarning
 from . import _engine, _model
 from ._array_api import all_finite, array_namespace, astype, rows
 from ._threads import blas_threads_for
-from .optimizers import REDUCED_LEARNING_RATE, STOP, STOP_SMALL_LEARNING_RATE
 from ._warn import warn_user
+from .optimizers import REDUCED_LEARNING_RATE, STOP, STOP_SMALL_LEARNING_RATE
 
 __all__ = [
     "CallbackBridge",
@@ -177,11 +177,12 @@ class Verbose(Hook):
 
     def epoch_end(self, run):
         est, epoch = run.estimator, run.epoch
-        print("Iteration %d, loss = %.8f" % (est.n_iter_, est.loss_))
+        # scikit-learn's lines, written with its own format strings.
+        print("Iteration %d, loss = %.8f" % (est.n_iter_, est.loss_))  # noqa: UP031
         if epoch.score is not None:
-            print("Validation score: %f" % epoch.score)
+            print("Validation score: %f" % epoch.score)  # noqa: UP031
         if epoch.plateau is not None:
-            text = "%s did not improve more than tol=%f for %d consecutive epochs." % (
+            text = "%s did not improve more than tol=%f for %d consecutive epochs." % (  # noqa: UP031
                 epoch.judged_by, est.tol, est.n_iter_no_change)
             suffix = _PLATEAU_TEXT[epoch.plateau]
             if epoch.plateau == REDUCED_LEARNING_RATE:
@@ -294,7 +295,7 @@ class MaxIterWarning(Hook):
     def epoch_end(self, run):
         if run.stop is None and run.estimator.n_iter_ == run.max_iter:
             warn_user(
-                "Stochastic Optimizer: Maximum iterations (%d) reached and the "
+                "Stochastic Optimizer: Maximum iterations (%d) reached and the "  # noqa: UP031
                 "optimization hasn't converged yet." % run.max_iter,
                 ConvergenceWarning,
             )

@@ -32,9 +32,26 @@ from ._array_api import all_finite, array_namespace, astype
 from ._network import Network
 from .activations import ACTIVATIONS
 
-__all__ = ["begin_training", "check_coefs", "converted", "finite", "initialize", "promoted", "record_best_loss",
-           "record_best_score", "record_epoch", "record_lbfgs", "record_no_improvement", "record_validation",
-           "resume", "rollback", "snapshot", "start", "theta", "transactional"]
+__all__ = [
+    "begin_training",
+    "check_coefs",
+    "converted",
+    "finite",
+    "initialize",
+    "promoted",
+    "record_best_loss",
+    "record_best_score",
+    "record_epoch",
+    "record_lbfgs",
+    "record_no_improvement",
+    "record_validation",
+    "resume",
+    "rollback",
+    "snapshot",
+    "start",
+    "theta",
+    "transactional",
+]
 
 # Fitted state that training changes in place (not by assignment): what a
 # failed fit must put back. θ itself is restored into its own buffer.

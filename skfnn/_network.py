@@ -182,7 +182,7 @@ class Network:
         sigmas = [s if _builtin(s, _activations.ACTIVATIONS) else _CheckedActivation(s, l)
                   for l, s in enumerate(self.sigmas, start=1)]
         loss = self.loss if _builtin(self.loss, _losses.LOSSES) else _CheckedLoss(self.loss)
-        if all(a is b for a, b in zip(sigmas, self.sigmas)) and loss is self.loss:
+        if all(a is b for a, b in zip(sigmas, self.sigmas, strict=True)) and loss is self.loss:
             return self
         return self.replace(sigmas=sigmas, loss=loss)
 

@@ -16,12 +16,12 @@ before 1.9, skfnn trains numpy arrays only, and says so.
 
 import sklearn
 from sklearn.base import _fit_context
-from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils._array_api import (
     _convert_to_numpy,
     get_namespace_and_device,
     supported_float_dtypes,
 )
+from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 from sklearn.utils._plotting import _validate_style_kwargs
 from sklearn.utils.multiclass import _check_partial_fit_first_call

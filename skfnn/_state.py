@@ -26,10 +26,10 @@ from sklearn.preprocessing import LabelBinarizer
 from . import _array_api
 from ._network import Network
 from ._version import __version__
+from ._warn import warn_user
 from .activations import ACTIVATIONS
 from .exceptions import InconsistentVersionWarning
 from .losses import LOSSES
-from ._warn import warn_user
 from .optimizers import SGD, Adam, AdamW, RMSprop
 from .schedules import SCHEDULES
 
@@ -185,8 +185,10 @@ def _check_architecture(state, layout):
 
 def _equal(stored, expected):
     try:
-        return bool(stored == expected) if not isinstance(expected, list) else (
-            len(stored) == len(expected) and all(bool(a == b) for a, b in zip(stored, expected)))
+        if not isinstance(expected, list):
+            return bool(stored == expected)
+        return len(stored) == len(expected) and all(
+            bool(a == b) for a, b in zip(stored, expected, strict=True))
     except (TypeError, ValueError):
         return False
 

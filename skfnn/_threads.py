@@ -62,7 +62,7 @@ def blas_threads_for(n_rows, layer_units):
     layer_units : sequence of int
         The network's layer sizes.
     """
-    work = n_rows * max(a * b for a, b in zip(layer_units[:-1], layer_units[1:]))
+    work = n_rows * max(a * b for a, b in zip(layer_units[:-1], layer_units[1:], strict=True))
     if work >= MIN_WORK_PER_THREAD:
         return contextlib.nullcontext()
     return _one_blas_thread()
@@ -93,13 +93,13 @@ def _one_blas_thread():
         # would feel; this costs ~14 µs, and ~4 µs where BLAS already has one thread.
         libraries = _blas_libraries()
         before = [library.num_threads for library in libraries]
-        for library, n in zip(libraries, before):
+        for library, n in zip(libraries, before, strict=True):
             if n != 1:
                 library.set_num_threads(1)
         try:
             yield
         finally:
-            for library, n in zip(libraries, before):
+            for library, n in zip(libraries, before, strict=True):
                 if n != 1:
                     library.set_num_threads(n)
     finally:

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.optimize
 from sklearn.model_selection import train_test_split
-from sklearn.utils import gen_batches, shuffle as _shuffle
+from sklearn.utils import gen_batches
+from sklearn.utils import shuffle as _shuffle
 
 from . import _array_api, _engine
 from ._array_api import astype, on_device, rows, to_numpy

@@ -141,7 +141,8 @@ class GraphBuilder:
         value = np.asarray(value, dtype=self.dtype if dtype is None else dtype)
         name = self._scope.get_unique_variable_name("const")
         if value.dtype.kind in "OUS":
-            content, proto = [str(v).encode("utf-8") for v in value.ravel()], onnx.TensorProto.STRING
+            content = [str(v).encode("utf-8") for v in value.ravel()]
+            proto = onnx.TensorProto.STRING
         else:
             content, proto = value.ravel(), onnx.helper.np_dtype_to_tensor_dtype(value.dtype)
         self._container.add_initializer(name, proto, list(value.shape), content)
@@ -300,7 +301,7 @@ def _forward(g, x, net):
     """A^L of the network on input ``x``: one Gemm and one σ per layer."""
     a = x
     sigmas = [*net.hidden, net.output]
-    for W, b, sigma in zip(net.coefs, net.intercepts, sigmas):
+    for W, b, sigma in zip(net.coefs, net.intercepts, sigmas, strict=True):
         z = g.op("Gemm", a, g.const(W), g.const(b))  # Z^l = A^{l-1} W^l + b^l
         a = _formula(sigma)(g, z, sigma)  # A^l = σ_l(Z^l)
     return a

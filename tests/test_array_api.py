@@ -82,7 +82,7 @@ def host(a):
 
 def relative_gap(got, expected):
     """max |got − expected| / max |expected| over a list of arrays (or one array)."""
-    pairs = zip(got, expected) if isinstance(expected, list) else [(got, expected)]
+    pairs = zip(got, expected, strict=True) if isinstance(expected, list) else [(got, expected)]
     return max(np.max(np.abs(host(g) - e)) / max(np.max(np.abs(e)), 1e-300)
                for g, e in pairs)
 
@@ -381,7 +381,7 @@ def test_a_torch_model_pickles_as_tensors_and_continues_identically():
     assert torch.equal(copy.predict_proba(Xt), est.predict_proba(Xt))
     est.partial_fit(Xt, yt)
     copy.partial_fit(Xt, yt)
-    assert all(torch.equal(a, b) for a, b in zip(est.coefs_, copy.coefs_))
+    assert all(torch.equal(a, b) for a, b in zip(est.coefs_, copy.coefs_, strict=True))
 
 
 def test_move_estimator_to_numpy_keeps_one_trainable_model():

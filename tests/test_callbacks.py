@@ -130,7 +130,7 @@ def test_warm_start_begins_from_the_previous_weights():
     assert recorder.calls() == expected_calls(3, "epoch")
     first_epoch_begin = recorder.events[2]
     assert first_epoch_begin[:3] == ("begin", "epoch", 0)
-    for W, saved in zip(first_epoch_begin[6], after_first):
+    for W, saved in zip(first_epoch_begin[6], after_first, strict=True):
         assert_array_equal(W, saved)
 
 
@@ -144,7 +144,8 @@ def test_early_stopping_epochs_and_the_restored_best_weights_at_the_end():
     assert recorder.calls() == expected_calls(clf.n_iter_, "epoch")
     root_end = recorder.events[-2]
     assert root_end[:3] == ("end", "fit", 0)
-    for W, best in zip(root_end[6], clf.coefs_):  # the fitted estimator: the restored best
+    # The fitted estimator: the restored best.
+    for W, best in zip(root_end[6], clf.coefs_, strict=True):
         assert_array_equal(W, best)
 
 
@@ -197,14 +198,14 @@ def test_a_callback_stops_training_after_the_epoch_it_asks(solver):
     if solver == "lbfgs":  # scipy's last line search may differ at its own max_iter
         np.testing.assert_allclose(clf.loss_curve_, ref.loss_curve_, rtol=1e-12)
     else:
-        for W, V in zip(clf.coefs_, ref.coefs_):
+        for W, V in zip(clf.coefs_, ref.coefs_, strict=True):
             assert_array_equal(W, V)
 
 
 def _accuracy_by_hand(coefs, intercepts, X, y):
     """relu hidden layers and a softmax output: argmax of the last layer's logits."""
     A = X
-    for W, b in zip(coefs[:-1], intercepts[:-1]):
+    for W, b in zip(coefs[:-1], intercepts[:-1], strict=True):
         A = np.maximum(A @ W + b, 0)
     return np.mean(np.argmax(A @ coefs[-1] + intercepts[-1], axis=1) == y)
 
@@ -243,7 +244,7 @@ def test_scoring_monitor_logs_the_score_of_each_epochs_weights(solver):
     epochs = sorted((row for row in log if len(row["task_id_path"]) == 2),
                     key=lambda row: row["task_id_path"])
     assert len(epochs) == clf.n_iter_ == len(saver.saved)
-    for row, (coefs, intercepts) in zip(epochs, saver.saved):
+    for row, (coefs, intercepts) in zip(epochs, saver.saved, strict=True):
         assert row["accuracy"] == _accuracy_by_hand(coefs, intercepts, X, y)
     (root,) = [row for row in log if len(row["task_id_path"]) == 1]
     assert root["accuracy"] == clf.score(X, y)
@@ -296,7 +297,8 @@ def test_a_listening_callback_leaves_the_trained_model_bit_identical(solver):
     plain = quiet_fit(FNNClassifier((6,), solver=solver, max_iter=8, random_state=0), X, y)
     watched = quiet_fit(FNNClassifier((6,), solver=solver, max_iter=8, random_state=0)
                         .set_callbacks(Recorder(), WeightSaver()), X, y)
-    for p, q in zip(plain.coefs_ + plain.intercepts_, watched.coefs_ + watched.intercepts_):
+    for p, q in zip(plain.coefs_ + plain.intercepts_,
+                    watched.coefs_ + watched.intercepts_, strict=True):
         assert_array_equal(p, q)
     assert plain.loss_curve_ == watched.loss_curve_
     assert plain.n_iter_ == watched.n_iter_

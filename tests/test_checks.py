@@ -19,11 +19,11 @@ from skfnn import (
     FNNRegressor,
     GradientCheckError,
     Loss,
+    _engine,
     check_activation,
     check_gradients,
     check_loss,
 )
-from skfnn import _engine
 from skfnn.activations import ACTIVATIONS
 from skfnn.gradcheck import CheckResult
 from skfnn.losses import LOSSES, AbsoluteError, SquaredError

@@ -9,8 +9,6 @@ plain loop of ``partial_fit`` over the same blocks, or ``n_jobs=1``.
 
 import contextlib
 import copy
-import tracemalloc
-import warnings
 
 import dask.array as da  # the "dask" extra, which the "test" extra pulls in
 import distributed
@@ -109,7 +107,7 @@ def objective_at(estimator, theta_of, X, y, sample_weight=None):
 
 def assert_same_params(est, state):
     for ours, theirs in zip(est.coefs_ + est.intercepts_,
-                            state["coefs_"] + state["intercepts_"]):
+                            state["coefs_"] + state["intercepts_"], strict=True):
         assert_array_equal(ours, theirs)
 
 
@@ -580,7 +578,8 @@ def test_incremental_equals_a_partial_fit_loop_over_the_blocks(client, shuffle_b
     loop = partial_fit_loop(clone(est), X, y, order, 50, classes=[0, 1, 2])
     fitted = inc.estimator_
     assert fitted.t_ == loop.t_ == 400  # every row seen once (n_iter_ counts calls' epochs: 1)
-    for ours, ref in zip(fitted.coefs_ + fitted.intercepts_, loop.coefs_ + loop.intercepts_):
+    for ours, ref in zip(fitted.coefs_ + fitted.intercepts_,
+                         loop.coefs_ + loop.intercepts_, strict=True):
         assert_allclose(ours, ref, rtol=1e-12, atol=1e-15)
     assert_array_equal(inc.predict(X), loop.predict(X))
     # One pass over the blocks is one epoch of a full fit, shuffled within blocks only.

@@ -65,7 +65,8 @@ def public_modules():
 def test_every_public_module_has_an_api_page_in_the_nav():
     # The API reference is generated per module (`::: skfnn.x` in docs/api/); a module
     # without its page would be missing from the site without any build error.
-    pages = {page: page.read_text(encoding="utf-8") for page in (ROOT / "docs" / "api").glob("*.md")}
+    pages = {page: page.read_text(encoding="utf-8")
+             for page in (ROOT / "docs" / "api").glob("*.md")}
     documented = {m.group(1) for text in pages.values()
                   for m in re.finditer(r"^::: (skfnn\.\w+)", text, flags=re.M)}
     assert public_modules(), "no public module found"

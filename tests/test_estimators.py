@@ -87,7 +87,7 @@ ACT = {
 def forward_by_hand(X, Ws, bs, hidden, out):
     """A^L computed layer by layer; ``hidden`` is one callable (or name) per hidden layer."""
     A = X
-    for l, (W, b) in enumerate(zip(Ws, bs)):
+    for l, (W, b) in enumerate(zip(Ws, bs, strict=True)):
         Z = A @ W + b
         f = out if l == len(Ws) - 1 else hidden[l]
         A = (ACT[f] if isinstance(f, str) else f)(Z)
@@ -111,7 +111,7 @@ def relu_mse_step_by_hand(X, y, Ws, bs, alpha, lr):
 
 def assert_same_params(a, b, rtol=1e-12, atol=1e-14):
     assert len(a.coefs_) == len(b.coefs_)
-    for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+    for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_, strict=True):
         assert_allclose(p, q, rtol=rtol, atol=atol)
 
 
@@ -262,7 +262,7 @@ def test_fitted_clone_does_not_share_coefs():
     est = FNNRegressor((5,), solver="lbfgs", max_iter=20, random_state=0).fit(X, y)
     other = clone(est).fit(X, y)
     assert_same_params(other, est, rtol=0, atol=0)  # same seed, same model
-    for p, q in zip(est.coefs_ + est.intercepts_, other.coefs_ + other.intercepts_):
+    for p, q in zip(est.coefs_ + est.intercepts_, other.coefs_ + other.intercepts_, strict=True):
         assert not np.shares_memory(p, q)
     before = est.predict(X)
     other.coefs_[0][...] = 0.0
@@ -321,7 +321,7 @@ def test_in_place_modification_changes_predict():
     # ...and the next partial_fit starts from the modified weights.
     est.partial_fit(X, y)
     Ws, bs = relu_mse_step_by_hand(X, y, W, b, est.alpha, 0.01)
-    for p, q in zip(est.coefs_ + est.intercepts_, Ws + bs):
+    for p, q in zip(est.coefs_ + est.intercepts_, Ws + bs, strict=True):
         assert_allclose(p, q, rtol=1e-10, atol=1e-13)
 
 
@@ -342,7 +342,7 @@ def test_training_starts_from_assigned_coefs(continue_with):
     else:
         est.set_params(warm_start=True).fit(X, y)
     Ws, bs = relu_mse_step_by_hand(X, y, W, b, 0.01, lr)
-    for p, q in zip(est.coefs_ + est.intercepts_, Ws + bs):
+    for p, q in zip(est.coefs_ + est.intercepts_, Ws + bs, strict=True):
         assert_allclose(p, q, rtol=1e-10, atol=1e-13)
     # predict agrees with the weights training left behind.
     expected = forward_by_hand(X, est.coefs_, est.intercepts_, ["relu"], "identity")
@@ -404,7 +404,7 @@ def test_float32_kept_end_to_end_and_matches_sklearn(solver):
     assert all(p.dtype == np.float32 for p in est.coefs_ + est.intercepts_)
     assert est.predict(X32).dtype == np.float32
     ref = MLPRegressor(**params).fit(X32, y)
-    for p, q in zip(est.coefs_ + est.intercepts_, ref.coefs_ + ref.intercepts_):
+    for p, q in zip(est.coefs_ + est.intercepts_, ref.coefs_ + ref.intercepts_, strict=True):
         assert_allclose(p, q, rtol=1e-5, atol=1e-6)
     est.partial_fit(X32, y)
     assert all(p.dtype == np.float32 for p in est.coefs_ + est.intercepts_)
@@ -479,7 +479,7 @@ def test_warm_start_false_restarts():
     first = [c.copy() for c in est.coefs_]
     est.fit(X, y)
     assert len(est.loss_curve_) == 4 and est.t_ == 4 * X.shape[0]
-    for p, q in zip(est.coefs_, first):
+    for p, q in zip(est.coefs_, first, strict=True):
         assert_array_equal(p, q)
 
 
@@ -510,7 +510,7 @@ def test_warm_start_changed_activation_raises(change):
     est.set_params(**change)
     with pytest.raises(ValueError, match="activation"):
         est.fit(X, y)
-    for p, q in zip(est.coefs_, before):
+    for p, q in zip(est.coefs_, before, strict=True):
         assert_array_equal(p, q)
 
 
@@ -572,7 +572,7 @@ def test_lbfgs_has_no_partial_fit(Estimator):
     est = Estimator(solver="lbfgs")
     assert not hasattr(est, "partial_fit")
     with pytest.raises(AttributeError, match="partial_fit") as excinfo:
-        getattr(est, "partial_fit")
+        est.partial_fit  # noqa: B018 - the attribute access is what raises
     # available_if chains the reason (scikit-learn's own MLPRegressor gets this
     # wrong: its check is never called, so lbfgs "has" partial_fit there).
     assert "lbfgs is not stochastic" in str(excinfo.value.__cause__)
@@ -608,7 +608,7 @@ def test_early_stopping_restores_best_weights():
     # Rebuild the validation split independently: the seed first draws the
     # initial weights (W^1, b^1, W^2, b^2) and then the split.
     rs = np.random.RandomState(0)
-    for W, b in zip(est.coefs_, est.intercepts_):
+    for W, b in zip(est.coefs_, est.intercepts_, strict=True):
         rs.uniform(size=W.shape)
         rs.uniform(size=b.shape)
     _, X_val, _, y_val = train_test_split(X, y, random_state=rs, test_size=0.3)
@@ -745,7 +745,7 @@ def test_regressor_logistic_output_predicts_in_unit_interval_and_gradient_is_rig
             (w**2).sum() for w in Ws) / X.shape[0]
 
     params = W + b
-    for k, (p, new) in enumerate(zip(params, sgd.coefs_ + sgd.intercepts_)):
+    for k, (p, new) in enumerate(zip(params, sgd.coefs_ + sgd.intercepts_, strict=True)):
         grad = np.zeros_like(p)
         for idx in np.ndindex(p.shape):
             plus = [q.copy() for q in params]
@@ -899,7 +899,8 @@ def test_keyboard_interrupt_keeps_the_partly_trained_model(monkeypatch):
     ref = MLPRegressor(hidden_layer_sizes=(5,), batch_size=10, max_iter=50, random_state=0)
     with pytest.warns(UserWarning, match="Training interrupted by user"):
         ref.fit(X, y)
-    for ours, theirs in zip(est.coefs_ + est.intercepts_, ref.coefs_ + ref.intercepts_):
+    for ours, theirs in zip(est.coefs_ + est.intercepts_,
+                            ref.coefs_ + ref.intercepts_, strict=True):
         assert_allclose(ours, theirs, rtol=1e-12)
 
 

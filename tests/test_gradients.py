@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
-from skfnn._network import Network
 from skfnn import _engine
+from skfnn._network import Network
 from skfnn.activations import ACTIVATIONS, Activation, Tanh, get_activation
 from skfnn.losses import (
     AbsoluteError,
@@ -144,7 +144,7 @@ def _ref_output(name):
 def _unpack(theta, units):
     """θ → (Ws, bs), written out independently of Layout."""
     Ws, bs, pos = [], [], 0
-    for n_in, n_out in zip(units[:-1], units[1:]):
+    for n_in, n_out in zip(units[:-1], units[1:], strict=True):
         Ws.append(theta[pos : pos + n_in * n_out].reshape(n_in, n_out))
         pos += n_in * n_out
     for n_out in units[1:]:
@@ -161,7 +161,7 @@ def _ref_forward(theta, X, units, hidden, out, masks=None):
     """
     Ws, bs = _unpack(theta, units)
     A, Zs = X, []
-    for l, (W, b) in enumerate(zip(Ws, bs), start=1):
+    for l, (W, b) in enumerate(zip(Ws, bs, strict=True), start=1):
         Z = A @ W + b
         Zs.append(Z)
         A = _ref_output(out)(Z) if l == len(Ws) else REF_ACTIVATIONS[hidden](Z)
@@ -200,7 +200,8 @@ def _problem(pairing, hidden_sizes, seed):
     units = [n_features, *hidden_sizes, Y.shape[1]]
     # W^l ~ N(0, 0.5² / n_{l-1}), b^l ~ N(0, 0.3²): every layer's pre-activations
     # stay O(1), so even exp hidden units neither overflow nor saturate the output.
-    scale = [np.full(n_in * n_out, 0.5 / np.sqrt(n_in)) for n_in, n_out in zip(units, units[1:])]
+    scale = [np.full(n_in * n_out, 0.5 / np.sqrt(n_in))
+             for n_in, n_out in zip(units, units[1:], strict=False)]  # (units has one more)
     scale += [np.full(n_out, 0.3) for n_out in units[1:]]
     theta = rng.normal(size=_engine.Layout(units).size) * np.concatenate(scale)
     sw = rng.uniform(0.5, 2.0, n)
@@ -425,7 +426,7 @@ def test_softmax_log_loss_shortcut_equals_full_jacobian():
     loss, softmax = LogLoss(), get_activation("softmax")
     A = softmax.forward(Z)
     g = loss.gradient(Y, A)
-    delta = np.stack([(np.diag(a) - np.outer(a, a)).T @ gi for a, gi in zip(A, g)])
+    delta = np.stack([(np.diag(a) - np.outer(a, a)).T @ gi for a, gi in zip(A, g, strict=True)])
     np.testing.assert_allclose(delta, A - Y, rtol=1e-10, atol=1e-14)
     np.testing.assert_array_equal(loss.delta(Y, Z, A, softmax), A - Y)
 
@@ -530,7 +531,7 @@ def test_dropout_gradient_equals_finite_differences_with_the_masks_fixed(hidden,
     net = Network(units, sigmas, loss_cls(), 0.3, dropout=[0.5, 0.25])
     masks = net.draw_masks(np.random.RandomState(0), X.shape[0], np.float64)
     # The masks are 0 or 1 / (1 − p), per row and unit, and drop some units.
-    for mask, p in zip(masks[1:3], (0.5, 0.25)):
+    for mask, p in zip(masks[1:3], (0.5, 0.25), strict=True):
         assert set(np.unique(mask)) == {0.0, 1 / (1 - p)}
     J, g = _engine.loss_and_gradient(net, theta, X, Y, sw, masks=masks)
 

@@ -109,7 +109,7 @@ def _two_samples_by_hand():
     db1 = [0.0, 0.0]
     dW2 = [[0.0], [0.0]]
     db2 = [0.0]
-    for (x1, x2), y, s in zip(X2, Y2, S2):
+    for (x1, x2), y, s in zip(X2, Y2, S2, strict=True):
         # sample 1: z¹ = (0.75, 0.5), a¹ ≈ (0.6351490, 0.4621172), a² ≈ 0.2403042
         # sample 2: z¹ = (0.1, 0.3),  a¹ ≈ (0.0996680, 0.2913126), a² ≈ 0.0750464
         z1 = [W1[0][j] * x1 + W1[1][j] * x2 + b1[j] for j in range(2)]
@@ -202,7 +202,7 @@ def test_multi_output_squared_error_sums_over_outputs():
     db1 = [0.0, 0.0]
     dW2 = [[0.0, 0.0], [0.0, 0.0]]
     db2 = [0.0, 0.0]
-    for (x1, x2), y in zip(X2, Y_multi):
+    for (x1, x2), y in zip(X2, Y_multi, strict=True):
         a1 = [math.tanh(W1[0][j] * x1 + W1[1][j] * x2 + b1[j]) for j in range(2)]
         a2 = [W2_multi[0][k] * a1[0] + W2_multi[1][k] * a1[1] + b2_multi[k] for k in range(2)]
         # sample 1: a² ≈ (0.2403042, 0.0791490), a² − y ≈ (-0.7596958, 0.0791490)

@@ -320,7 +320,7 @@ def test_batch_size_larger_than_n_samples_is_clipped(Estimator):
         warnings.filterwarnings("ignore", category=Warning, message=".*Maximum iterations")
         exact = small(Estimator, batch_size=30, **kw).fit(X, y)
     # Clipped to n_samples: the same training as batch_size=n_samples.
-    for p, q in zip(big.coefs_ + big.intercepts_, exact.coefs_ + exact.intercepts_):
+    for p, q in zip(big.coefs_ + big.intercepts_, exact.coefs_ + exact.intercepts_, strict=True):
         assert_allclose(p, q, rtol=1e-12, atol=1e-15)
 
 

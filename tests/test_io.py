@@ -102,7 +102,7 @@ def test_the_fitted_state_of_built_in_pieces_is_plain_data(name):
 
 
 def _same_model(a, b, X):
-    for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+    for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_, strict=True):
         assert_array_equal(p, q)
     predict = a.predict_proba if hasattr(a, "predict_proba") else a.predict
     assert_array_equal(predict(X), (b.predict_proba if hasattr(b, "predict_proba")
@@ -123,7 +123,7 @@ def test_round_trips_predict_the_same_and_partial_fit_continues_exactly(solver):
     est = FNNClassifier((6,), solver=solver, random_state=0)
     for chunk in np.array_split(np.arange(150), 3):
         est.partial_fit(X_IRIS[chunk], Y_IRIS[chunk], classes=[0, 1, 2])
-    for how, loaded in _round_trips(est).items():
+    for loaded in _round_trips(est).values():
         _same_model(est, loaded, X_IRIS)
         reference = copy.deepcopy(est)
         for model in (reference, loaded):  # the optimizer state (moments, t) came along
@@ -494,7 +494,8 @@ CRAFTED = [
      lambda fnn, s: _array(fnn, "coefs_", 0).update(file="absent.npy", __id__=next(_IDS)),
      None, r"not a complete skops file"),
     ("node-without-loader", "multiclass",
-     lambda fnn, s: (fnn["n_iter_"].pop("__loader__"), fnn["n_iter_"].update(__id__=0)), None, r"not a complete skops file"),
+     lambda fnn, s: (fnn["n_iter_"].pop("__loader__"), fnn["n_iter_"].update(__id__=0)),
+     None, r"not a complete skops file"),
     # Bombs, at small scale: 32 MiB of zeros compress to ~32 kB.
     ("bomb-beyond-the-architecture", "multiclass",
      _replace_array(("coefs_", 0), _zeros_writer(_npy_header((4096, 1024)), 32 * MB)), None,

@@ -51,7 +51,7 @@ def _range_test_by_hand(solver, rates, batch, alpha, seed):
     while len(batches) < len(rates):
         idx = shuffle(idx, random_state=rs)
         batches += [idx[i:i + batch] for i in range(0, len(idx), batch)]
-    for rate, rows in zip(rates, batches, strict=False):
+    for rate, rows in zip(rates, batches, strict=True):
         J, grads = _loss_and_gradient(*params, XR[rows], YR[rows, None], alpha)
         losses.append(J)
         t += 1

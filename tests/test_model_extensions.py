@@ -18,8 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import log_loss
 from sklearn.preprocessing import StandardScaler
 
-from skfnn import FNNClassifier, FNNRegressor, check_gradients, check_loss
-from skfnn import _engine, _fitting
+from skfnn import FNNClassifier, FNNRegressor, _engine, _fitting, check_gradients, check_loss
 from skfnn._network import Network
 from skfnn.activations import Softmax, get_activation
 from skfnn.losses import SquaredError
@@ -37,7 +36,7 @@ def quiet(fit, *args, **kwargs):
 def hidden_output(est, X):
     """The last hidden layer's activations, for relu hidden layers."""
     A = X
-    for W, b in zip(est.coefs_[:-1], est.intercepts_[:-1]):
+    for W, b in zip(est.coefs_[:-1], est.intercepts_[:-1], strict=True):
         A = np.maximum(A @ W + b, 0)
     return A @ est.coefs_[-1] + est.intercepts_[-1]
 
@@ -115,7 +114,7 @@ def test_dropout_zero_is_the_model_without_dropout():
     params = dict(hidden_layer_sizes=(8, 6), max_iter=5, random_state=0)
     plain = quiet(FNNRegressor(**params).fit, XR, YR)
     zero = quiet(FNNRegressor(dropout=[0.0, 0.0], **params).fit, XR, YR)
-    for p, q in zip(plain.coefs_ + plain.intercepts_, zero.coefs_ + zero.intercepts_):
+    for p, q in zip(plain.coefs_ + plain.intercepts_, zero.coefs_ + zero.intercepts_, strict=True):
         assert_array_equal(p, q)
 
 
@@ -147,9 +146,9 @@ def test_one_dropout_step_redone_by_hand_with_the_documented_draws():
     d1 = (d2 @ Ws[1].T) * M1 * (1 - A1**2)
     grads_W = [XR.T @ d1, D1.T @ d2, D2.T @ d3]
     grads_b = [d1.sum(0), d2.sum(0), d3.sum(0)]
-    for W, g, fitted in zip(Ws, grads_W, est.coefs_):
+    for W, g, fitted in zip(Ws, grads_W, est.coefs_, strict=True):
         assert_allclose(fitted, W - lr * g, rtol=1e-10, atol=1e-12)
-    for b, g, fitted in zip(bs, grads_b, est.intercepts_):
+    for b, g, fitted in zip(bs, grads_b, est.intercepts_, strict=True):
         assert_allclose(fitted, b - lr * g, rtol=1e-10, atol=1e-12)
 
 
@@ -221,7 +220,7 @@ def test_the_engine_with_masks_equals_the_masked_forward_of_the_reference():
     net = Network(units, [get_activation("relu")] * 2 + [get_activation("identity")],
                   SquaredError(), dropout=[0.4, 0.0])
     rng = np.random.RandomState(0)
-    X, Y = rng.randn(10, 4), rng.randn(10, 2)
+    X, _ = rng.randn(10, 4), rng.randn(10, 2)  # (the second draw keeps θ's stream)
     theta = net.initial_theta(rng, np.float64)
     masks = net.draw_masks(np.random.RandomState(1), 10, np.float64)
     assert masks[2] is None  # p = 0: no mask, no draw

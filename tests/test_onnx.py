@@ -62,7 +62,7 @@ def run(onx, X_input):
     session = ort.InferenceSession(onx.SerializeToString(),
                                    providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(None, {session.get_inputs()[0].name: X_input})))
+    return dict(zip(names, session.run(None, {session.get_inputs()[0].name: X_input}), strict=True))
 
 
 def relative_error(actual, expected):
@@ -293,7 +293,7 @@ def test_zipmap_default_of_skl2onnx():
     out = run(skl2onnx.to_onnx(model, X32[:1]), X32)
     assert list(out) == ["output_label", "output_probability"]
     proba = model.predict_proba(X32)
-    for row, expected in zip(out["output_probability"], proba):
+    for row, expected in zip(out["output_probability"], proba, strict=True):
         assert list(row) == list(model.classes_)
         np.testing.assert_allclose(list(row.values()), expected, atol=1e-6)
 

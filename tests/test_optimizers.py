@@ -22,8 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skfnn import FNNClassifier, FNNRegressor
-from skfnn import schedules
+from skfnn import FNNClassifier, FNNRegressor, schedules
 from skfnn.optimizers import SGD, AdamW, RMSprop
 
 N, STEPS = 60, 12
@@ -65,7 +64,7 @@ def torch_steps(W0, X, y, alpha, make_optimizer, make_scheduler=None, clip_norm=
     for _ in range(STEPS):
         opt.zero_grad()
         A = Xt
-        for l, (W, b) in enumerate(zip(Ws, bs)):
+        for l, (W, b) in enumerate(zip(Ws, bs, strict=True)):
             A = A @ W + b
             if l < len(Ws) - 1:
                 A = torch.tanh(A)
@@ -81,7 +80,7 @@ def torch_steps(W0, X, y, alpha, make_optimizer, make_scheduler=None, clip_norm=
 
 def assert_same_weights(est, expected):
     got = est.coefs_ + est.intercepts_
-    gap = max(float(np.max(np.abs(a - b))) for a, b in zip(got, expected))
+    gap = max(float(np.max(np.abs(a - b))) for a, b in zip(got, expected, strict=True))
     assert gap < 1e-8, gap
     return gap
 
@@ -130,7 +129,7 @@ def test_new_parameters_are_ignored_by_other_solvers():
     for solver in ("sgd", "adam"):
         a = _quietly(FNNRegressor(solver=solver, **base).fit, X, y)
         b = _quietly(FNNRegressor(solver=solver, weight_decay=0.5, rho=0.5, **base).fit, X, y)
-        for u, v in zip(a.coefs_, b.coefs_):
+        for u, v in zip(a.coefs_, b.coefs_, strict=True):
             np.testing.assert_array_equal(u, v)
 
 
@@ -303,7 +302,7 @@ def test_a_schedule_returning_a_bad_rate_is_named_and_the_fit_changes_nothing():
     est.set_params(learning_rate=Negative(), warm_start=True)
     with pytest.raises(ValueError, match=r"schedule Negative\(\) returned -0.001"):
         est.fit(X, y)
-    for a, b in zip(est.coefs_, before):
+    for a, b in zip(est.coefs_, before, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -348,7 +347,8 @@ def test_a_large_clip_norm_changes_nothing():
     X, y = regression()
     fits = [_quietly(FNNRegressor((5,), solver="sgd", clip_norm=c, max_iter=5,
                                   random_state=0).fit, X, y) for c in (None, 1e12)]
-    for a, b in zip(fits[0].coefs_ + fits[0].intercepts_, fits[1].coefs_ + fits[1].intercepts_):
+    for a, b in zip(fits[0].coefs_ + fits[0].intercepts_,
+                    fits[1].coefs_ + fits[1].intercepts_, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -379,7 +379,7 @@ def test_partial_fit_after_a_round_trip_continues_the_same_steps(params, via):
         est.partial_fit(X, y)
         loaded.partial_fit(X, y)
     assert loaded._optimizer.epoch == 6
-    for a, b in zip(est.coefs_ + est.intercepts_, loaded.coefs_ + loaded.intercepts_):
+    for a, b in zip(est.coefs_ + est.intercepts_, loaded.coefs_ + loaded.intercepts_, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -428,7 +428,7 @@ def test_the_new_solvers_train_on_other_arrays_as_on_numpy(params, library):
     from skfnn._array_api import to_numpy
 
     assert type(est._optimizer.v) is type(est.coefs_[0])  # the state lives there too
-    for a, b in zip(est.coefs_, reference.coefs_):
+    for a, b in zip(est.coefs_, reference.coefs_, strict=True):
         assert_allclose(to_numpy(a), b, rtol=1e-9, atol=1e-12)
 
 

@@ -169,10 +169,10 @@ def assert_same_fit(ours, ref, X, *, rtol, atol, loss_factor=1.0):
     """
     tol = dict(rtol=rtol, atol=atol)
     assert len(ours.coefs_) == len(ref.coefs_)
-    for l, (p, q) in enumerate(zip(ours.coefs_, ref.coefs_), start=1):
+    for l, (p, q) in enumerate(zip(ours.coefs_, ref.coefs_, strict=True), start=1):
         assert p.dtype == q.dtype, f"coefs_[{l - 1}] dtype"
         assert_allclose(p, q, err_msg=f"coefs_[{l - 1}]", **tol)
-    for l, (p, q) in enumerate(zip(ours.intercepts_, ref.intercepts_), start=1):
+    for l, (p, q) in enumerate(zip(ours.intercepts_, ref.intercepts_, strict=True), start=1):
         assert p.dtype == q.dtype, f"intercepts_[{l - 1}] dtype"
         assert_allclose(p, q, err_msg=f"intercepts_[{l - 1}]", **tol)
     for name in ("n_iter_", "t_", "n_layers_", "n_outputs_", "out_activation_",
@@ -436,7 +436,7 @@ def _reported_loss(est, X, y, coefs, intercepts):
     batch, evaluated before the update.
     """
     est = copy.deepcopy(est)
-    for p, v in zip(est.coefs_ + est.intercepts_, list(coefs) + list(intercepts)):
+    for p, v in zip(est.coefs_ + est.intercepts_, list(coefs) + list(intercepts), strict=True):
         p[...] = v
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -452,7 +452,7 @@ def _update_direction_and_fd_gradient(Estimator, X, y, eps=1e-6, **params):
     stepped = copy.deepcopy(est).partial_fit(X, y)
     eta = params["learning_rate_init"]
     update = np.concatenate([(q - p).ravel() for p, q in
-                             zip(theta0, stepped.coefs_ + stepped.intercepts_)]) / -eta
+                             zip(theta0, stepped.coefs_ + stepped.intercepts_, strict=True)]) / -eta
     fd = []
     for k, p in enumerate(theta0):
         for i in np.ndindex(p.shape):
@@ -572,7 +572,7 @@ def test_lbfgs_records_loss_curve_and_prints(capsys):
     assert ours.best_loss_ == min(ours.loss_curve_)
     lines = ours_out.splitlines()
     assert [line.split(",")[0] for line in lines] == [f"Iteration {i}" for i in range(1, 26)]
-    assert lines[-1] == "Iteration 25, loss = %.8f" % ours.loss_curve_[-1]
+    assert lines[-1] == "Iteration 25, loss = %.8f" % ours.loss_curve_[-1]  # noqa: UP031
     assert not hasattr(ref, "loss_curve_")
     assert "Iteration" not in ref_out
 
@@ -616,9 +616,10 @@ def test_warm_start_early_stopping_restores_the_best_weights(solver):
     assert ours.best_validation_score_ == ref.best_validation_score_ == best_score
     assert ours.validation_scores_ == ref.validation_scores_
     # ... so skfnn returns the best weights, scikit-learn the last epoch's.
-    for p, q in zip(ours.coefs_ + ours.intercepts_, best):
+    for p, q in zip(ours.coefs_ + ours.intercepts_, best, strict=True):
         assert_array_equal(p, q)
-    assert not all(np.array_equal(p, q) for p, q in zip(ref.coefs_ + ref.intercepts_, best))
+    assert not all(np.array_equal(p, q) for p, q in zip(ref.coefs_ + ref.intercepts_,
+                                                        best, strict=True))
 
 
 def test_warm_start_with_changed_architecture_raises():
@@ -708,5 +709,5 @@ def test_lbfgs_float32_stays_float32(task):
     assert output.dtype == np.float32
     assert ours.n_iter_ == ref.n_iter_
     assert ours.loss_ == pytest.approx(ref.loss_, rel=1e-4)
-    for p, q in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
+    for p, q in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_, strict=True):
         assert_allclose(p, q, rtol=1e-2, atol=1e-3)

@@ -100,7 +100,7 @@ def test_marked_epoch_is_the_one_early_stopping_restored(early_stopped):
     assert best < est.n_iter_
     stopped = FNNClassifier(**{**EARLY, "max_iter": best}).fit(X, y)
     for restored, at_best in zip(est.coefs_ + est.intercepts_,
-                                 stopped.coefs_ + stopped.intercepts_):
+                                 stopped.coefs_ + stopped.intercepts_, strict=True):
         assert_array_equal(restored, at_best)
 
 

@@ -32,8 +32,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
-
-from skfnn import FNNClassifier, FNNRegressor
 from test_robustness import (
     BrokenSquaredError,
     BrokenTanh,
@@ -44,6 +42,8 @@ from test_robustness import (
     SharpLogistic,
     TwiceLogistic,
 )
+
+from skfnn import FNNClassifier, FNNRegressor
 
 HIDDEN_NAMES = ["identity", "logistic", "tanh", "relu", "leaky_relu", "elu", "softplus",
                 "gelu", "silu"]
@@ -141,7 +141,7 @@ def build_activation(spec):
 def certain_activation_error(spec, sizes):
     """The error a broken hidden activation must cause at the first step, if any."""
     specs = spec if isinstance(spec, list) else [spec] * len(sizes)
-    for s, units in zip(specs, sizes):
+    for s, units in zip(specs, sizes, strict=True):
         if s == "broken-nan" or (s == "broken-column" and units > 1):
             return r"BrokenTanh"
     return None
@@ -227,7 +227,7 @@ def train(est, X, y, sample_weight, how):
 def network_by_hand(est, X):
     """A^L from coefs_ with the estimator's activation objects' forward (not the engine)."""
     A = X.astype(est.coefs_[0].dtype)
-    for sigma, W, b in zip(est._net.sigmas, est.coefs_, est.intercepts_):
+    for sigma, W, b in zip(est._net.sigmas, est.coefs_, est.intercepts_, strict=True):
         A = sigma.forward(A @ W + b)
     return A
 

@@ -247,7 +247,7 @@ def classification_data(n=60, n_classes=2, seed=0):
 def forward_by_hand(X, coefs, intercepts, hidden, out):
     """A^L layer by layer with numpy; ``hidden`` and ``out`` are functions of Z."""
     A = X
-    for l, (W, b) in enumerate(zip(coefs, intercepts)):
+    for l, (W, b) in enumerate(zip(coefs, intercepts, strict=True)):
         Z = A @ W + b
         A = out(Z) if l == len(coefs) - 1 else hidden(Z)
     return A
@@ -263,7 +263,7 @@ def squared_error_objective(X, y, coefs, intercepts, alpha, hidden=np.tanh):
 
 def assert_same_model(a, b, rtol=0.0, atol=0.0):
     assert len(a.coefs_) == len(b.coefs_)
-    for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+    for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_, strict=True):
         assert_allclose(p, q, rtol=rtol, atol=atol)
 
 
@@ -274,7 +274,7 @@ def assert_equal_state(got, expected, path):
         assert_array_equal(got, expected, err_msg=path)
     elif isinstance(expected, (list, tuple)):
         assert type(got) is type(expected) and len(got) == len(expected), path
-        for i, (g, e) in enumerate(zip(got, expected)):
+        for i, (g, e) in enumerate(zip(got, expected, strict=True)):
             assert_equal_state(g, e, f"{path}[{i}]")
     elif isinstance(expected, dict):
         assert got.keys() == expected.keys(), path
@@ -991,7 +991,7 @@ def assert_unchanged(est, before):
             assert vars(est)[k] is v, k
     if not hasattr(est, "coefs_"):
         return
-    assert all(a is b for a, b in zip(est.coefs_ + est.intercepts_, arrays))
+    assert all(a is b for a, b in zip(est.coefs_ + est.intercepts_, arrays, strict=True))
     assert all(W.base is est._theta for W in est.coefs_ + est.intercepts_)
 
 

@@ -83,7 +83,7 @@ def _initial_weights(est, X, y):
 def _assert_same_weights(ours, theirs, rtol):
     assert len(ours.coefs_) == len(theirs.coefs_)
     for name in ("coefs_", "intercepts_"):
-        for mine, ref in zip(getattr(ours, name), getattr(theirs, name)):
+        for mine, ref in zip(getattr(ours, name), getattr(theirs, name), strict=True):
             assert mine.dtype == ref.dtype
             np.testing.assert_allclose(mine, ref, rtol=rtol, atol=1e-14)
 
@@ -99,7 +99,7 @@ def _glorot_by_hand(activation, layer_units, seed, dtype):
     rng = np.random.RandomState(seed)
     factor = 2.0 if activation == "logistic" else 6.0
     Ws, bs = [], []
-    for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+    for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:], strict=True):
         bound = np.sqrt(factor / (fan_in + fan_out))
         Ws.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype))
         bs.append(rng.uniform(-bound, bound, fan_out).astype(dtype))
@@ -118,7 +118,7 @@ def test_same_random_state_same_initial_weights(activation, task, hidden, dtype)
     W_theirs, b_theirs = _initial_weights(theirs, X_typed, y)
     n_out = theirs.n_outputs_
     W_hand, b_hand = _glorot_by_hand(activation, [N_FEATURES, *hidden, n_out], 3, dtype)
-    for mine, ref, hand in zip(W_ours + b_ours, W_theirs + b_theirs, W_hand + b_hand):
+    for mine, ref, hand in zip(W_ours + b_ours, W_theirs + b_theirs, W_hand + b_hand, strict=True):
         assert mine.dtype == ref.dtype == dtype
         np.testing.assert_array_equal(ref, hand)  # the reference does what we think it does
         np.testing.assert_array_equal(mine, ref)
@@ -221,7 +221,7 @@ def test_full_batch_steps_match(task, solver, weighted, method, n_steps):
     # The starting point is the same network.
     W0_ours, b0_ours = _initial_weights(_pair(task, **params)[0], X, y)
     W0_theirs, b0_theirs = _initial_weights(_pair(task, **params)[1], X, y)
-    for mine, ref in zip(W0_ours + b0_ours, W0_theirs + b0_theirs):
+    for mine, ref in zip(W0_ours + b0_ours, W0_theirs + b0_theirs, strict=True):
         np.testing.assert_array_equal(mine, ref)
 
     ours, theirs = _pair(task, **params)
@@ -275,8 +275,10 @@ def test_blocked_optimizer_steps_match_sklearn_on_a_large_network(solver, nester
     for _ in range(3):
         ours.partial_fit(X, y)
         theirs.partial_fit(X, y)
-    assert sum(W.size + b.size for W, b in zip(ours.coefs_, ours.intercepts_)) > 2 * BLOCK
-    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+    assert sum(W.size + b.size for W, b in zip(ours.coefs_,
+                                               ours.intercepts_, strict=True)) > 2 * BLOCK
+    for a, b in zip(ours.coefs_ + ours.intercepts_,
+                    theirs.coefs_ + theirs.intercepts_, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
 
 
@@ -323,7 +325,7 @@ def test_one_evaluation_of_J_and_its_gradient_is_scikit_learns_to_the_last_bit(
                      solver="lbfgs", max_iter=1, random_state=0):
         _quietly(est.fit, X_, y, sample_weight=sw)
     ours, theirs = recorder.captured
-    n = sum(W.size + b.size for W, b in zip(est.coefs_, est.intercepts_))
+    n = sum(W.size + b.size for W, b in zip(est.coefs_, est.intercepts_, strict=True))
     rng = np.random.RandomState(3)
     thetas = [np.concatenate([W.ravel() for W in est.coefs_] + list(est.intercepts_))]
     thetas += [rng.normal(0.0, scale, n) for scale in (0.3, 1.0, 2.0)]
@@ -412,7 +414,8 @@ def test_lbfgs_is_bit_identical_to_scikit_learn_over_the_whole_run(problem, monk
     (the tests above): L-BFGS-B is deterministic, so the same values give the same
     next θ. Both run on one BLAS thread: scikit-learn's products on two threads have
     come out different in the last bit from one thread's (once in four runs with
-    OpenBLAS's Haswell kernels), and skfnn runs a fit this small on one. 150 iterations reach far past the 20 to 50 after which a last-bit
+    OpenBLAS's Haswell kernels), and skfnn runs a fit this small on one. 150 iterations
+    reach far past the 20 to 50 after which a last-bit
     difference in J has sent the two runs apart (a log differing in one ulp did, after
     24 iterations of the multiclass problem). The runs of different machines (BLAS
     kernels, CPUs) are not compared: they are different runs (docs/differences.md).
@@ -430,8 +433,9 @@ def test_lbfgs_is_bit_identical_to_scikit_learn_over_the_whole_run(problem, monk
     ours_path, ref_path = recorder.captured
     # A long run (these problems converge after 174 to over 1000 iterations).
     assert ours.n_iter_ == ref.n_iter_ >= 100
-    first = next((k for k, (a, b) in enumerate(zip(ours_path, ref_path)) if a != b), None)
+    first = next((k for k, (a, b) in enumerate(zip(ours_path,
+                                                   ref_path, strict=True)) if a != b), None)
     assert first is None and len(ours_path) == len(ref_path), first
     assert ours.loss_ == ref.loss_
-    for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
+    for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_, strict=True):
         np.testing.assert_array_equal(a, b)

@@ -31,7 +31,7 @@ def _quietly(fn, *args, **kwargs):
 def by_hand(est, X, activations):
     """A^1 .. A^{L-1} in numpy from the fitted weights."""
     A, out = X, []
-    for W, b, name in zip(est.coefs_[:-1], est.intercepts_[:-1], activations):
+    for W, b, name in zip(est.coefs_[:-1], est.intercepts_[:-1], activations, strict=True):
         A = FORMULAS[name](A @ W + b)
         out.append(A)
     return out
@@ -47,7 +47,7 @@ def test_transform_is_the_last_hidden_layer_computed_by_hand(Estimator, X, y):
                              random_state=0).fit, X, y)
     expected = by_hand(est, X, activations)
     assert_allclose(est.transform(X), expected[-1], rtol=1e-12, atol=1e-14)
-    for got, want in zip(est.hidden_activations(X), expected):
+    for got, want in zip(est.hidden_activations(X), expected, strict=True):
         assert_allclose(got, want, rtol=1e-12, atol=1e-14)
     assert est.transform(X).shape == (X.shape[0], 3)
 

@@ -22,8 +22,7 @@ from scipy import stats
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import mean_gamma_deviance, mean_tweedie_deviance, r2_score
 
-from skfnn import FNNClassifier, FNNRegressor, check_gradients, check_loss
-from skfnn import _engine
+from skfnn import FNNClassifier, FNNRegressor, _engine, check_gradients, check_loss
 from skfnn.losses import GammaLoss, GaussianNLLLoss, QuantileLoss, TweedieLoss
 
 Z_975 = stats.norm.ppf(0.975)
@@ -110,7 +109,7 @@ def test_each_quantile_covers_its_nominal_level_on_held_out_points(quantiles):
     X, y = TEST
     P = quantiles.predict(X)
     assert P.shape == (X.shape[0], 3) and quantiles.n_outputs_ == 3
-    for q, column in zip([0.05, 0.5, 0.95], P.T):
+    for q, column in zip([0.05, 0.5, 0.95], P.T, strict=True):
         assert abs(np.mean(y <= column) - q) < 0.025
     # the 90 % interval between the outer quantiles, and the true quantiles' width
     assert abs(np.mean((P[:, 0] <= y) & (y <= P[:, 2])) - 0.90) < 0.03

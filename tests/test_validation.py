@@ -12,7 +12,6 @@ import warnings
 import numpy as np
 import pytest
 import sklearn
-from numpy.testing import assert_array_equal
 from sklearn.datasets import make_classification, make_multilabel_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, get_scorer
@@ -39,13 +38,13 @@ def quiet(fit, *args, **kwargs):
 
 def same_weights(a, b):
     return all(np.array_equal(p, q) for p, q in zip(a.coefs_ + a.intercepts_,
-                                                    b.coefs_ + b.intercepts_))
+                                                    b.coefs_ + b.intercepts_, strict=True))
 
 
 def objective_by_hand(est, X, Y, sample_weight, m):
     """½ Σ_k (a_k − y_k)², weighted mean over samples, + α ‖W‖² / (2 m): relu network."""
     A = X
-    for W, b in zip(est.coefs_[:-1], est.intercepts_[:-1]):
+    for W, b in zip(est.coefs_[:-1], est.intercepts_[:-1], strict=True):
         A = np.maximum(A @ W + b, 0)
     out = A @ est.coefs_[-1] + est.intercepts_[-1]
     per_sample = 0.5 * ((out - Y.reshape(len(Y), -1)) ** 2).sum(axis=1)

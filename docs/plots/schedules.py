@@ -53,7 +53,7 @@ def main(path=OUTPUT):
 
     fig, axes = plt.subplots(2, 3, figsize=SIZE_INCHES, sharex=True, sharey=True,
                              layout="constrained")
-    for ax, (title, rates) in zip(axes.flat, curves().items()):
+    for ax, (title, rates) in zip(axes.flat, curves().items(), strict=True):
         ax.plot(range(len(rates)), rates, marker=".", markersize=3)
         ax.set_title(title, fontsize=9)
         ax.grid(alpha=0.3)
