@@ -34,7 +34,7 @@ SLOW_TESTS = (
     "tests/test_packaging.py::test_main_job",
     "tests/test_packaging.py::test_python_m_skfnn_help",
     "tests/test_plotting.py::test_import_skfnn_does_not_import_matplotlib",
-    "tests/test_model_extensions.py::test_orthogonal_weights_have_orthonormal_columns_or_rows",
+    "tests/test_init.py::test_orthogonal_weights_have_orthonormal_columns_or_rows",
     "tests/test_sklearn_agreement.py::test_lbfgs_is_bit_identical_to_scikit_learn",
     "tests/test_parity.py::test_parity[",  # the whole matrix; the deliberate differences stay
 )

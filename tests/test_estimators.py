@@ -14,6 +14,7 @@ import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from helpers import classification_data, regression_data
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import expit, softmax
 from sklearn.base import clone
@@ -65,16 +66,6 @@ class Quartic(Loss):
 # ----------------------------------------------------------------------
 # Data and a from-scratch reference implementation
 # ----------------------------------------------------------------------
-def regression_data(n=60, n_features=4, seed=0):
-    X, y = make_regression(n_samples=n, n_features=n_features, noise=1.0, random_state=seed)
-    return X, y / np.std(y)
-
-
-def classification_data(n=60, n_classes=3, seed=0):
-    return make_classification(n_samples=n, n_features=5, n_informative=3, n_redundant=0,
-                               n_classes=n_classes, random_state=seed)
-
-
 ACT = {
     "relu": lambda z: np.maximum(z, 0),
     "tanh": np.tanh,
@@ -136,7 +127,7 @@ def test_pipeline_with_standard_scaler_equals_scaling_by_hand():
 
 
 def test_pipeline_classifier_predict_proba_equals_scaling_by_hand():
-    X, y = classification_data()
+    X, y = classification_data(n_classes=3)
     X = X * 30 + 7
     params = dict(hidden_layer_sizes=(5,), solver="adam", max_iter=20, random_state=1,
                   learning_rate_init=0.01)
@@ -199,7 +190,7 @@ def test_regressor_roundtrip_predictions_identical(solver, roundtrip):
 @pytest.mark.parametrize("roundtrip", ROUNDTRIPS, ids=["pickle", "joblib"])
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_classifier_roundtrip_predict_proba_identical(solver, roundtrip):
-    X, y = classification_data()
+    X, y = classification_data(n_classes=3)
     est = FNNClassifier((5,), solver=solver, max_iter=15, random_state=0).fit(X, y)
     loaded = roundtrip(est)
     assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
@@ -235,7 +226,7 @@ def test_partial_fit_after_roundtrip_continues_exactly(solver, roundtrip):
 @pytest.mark.parametrize("roundtrip", ROUNDTRIPS, ids=["pickle", "joblib"])
 @pytest.mark.parametrize("solver", STOCHASTIC)
 def test_classifier_partial_fit_after_roundtrip_continues_exactly(solver, roundtrip):
-    X, y = classification_data()
+    X, y = classification_data(n_classes=3)
     est = FNNClassifier((5,), solver=solver, learning_rate_init=0.01, batch_size=16,
                         random_state=0)
     est.partial_fit(X, y, classes=[0, 1, 2])
@@ -436,7 +427,7 @@ def test_sparse_equals_dense(solver, fmt):
     assert_same_params(sparse, dense, rtol=1e-10, atol=1e-12)
     assert_allclose(sparse.predict(Xs), dense.predict(X), rtol=1e-10, atol=1e-12)
 
-    Xc, yc = classification_data()
+    Xc, yc = classification_data(n_classes=3)
     Xc[np.abs(Xc) < 0.7] = 0.0
     Xcs = sp.csr_matrix(Xc) if fmt == "csr" else sp.csc_matrix(Xc)
     dense = FNNClassifier(**params).fit(Xc, yc)
@@ -484,7 +475,7 @@ def test_warm_start_false_restarts():
 
 
 def test_warm_start_classifier_matches_sklearn():
-    X, y = classification_data()
+    X, y = classification_data(n_classes=3)
     kw = dict(hidden_layer_sizes=(4,), solver="adam", max_iter=3, learning_rate_init=0.01,
               random_state=0, warm_start=True)
     est = FNNClassifier(**kw).fit(X, y).fit(X, y)
@@ -518,14 +509,14 @@ def test_warm_start_changed_activation_raises(change):
 # partial_fit
 # ----------------------------------------------------------------------
 def test_classifier_partial_fit_needs_classes_on_first_call():
-    X, y = classification_data()
+    X, y = classification_data(n_classes=3)
     with pytest.raises(ValueError, match="classes must be passed on the first call"):
         FNNClassifier((4,), random_state=0).partial_fit(X, y)
 
 
 @pytest.mark.parametrize("solver", STOCHASTIC)
 def test_classifier_partial_fit_matches_sklearn(solver):
-    X, y = classification_data(n=60)
+    X, y = classification_data(n=60, n_classes=3)
     kw = dict(hidden_layer_sizes=(4,), solver=solver, batch_size=8, random_state=0,
               learning_rate_init=0.01)
     est, ref = FNNClassifier(**kw), MLPClassifier(**kw)
@@ -542,7 +533,7 @@ def test_classifier_partial_fit_matches_sklearn(solver):
 
 
 def test_classifier_partial_fit_class_absent_from_first_batch():
-    X, y = classification_data(n=60)
+    X, y = classification_data(n=60, n_classes=3)
     first = y != 2
     est = FNNClassifier((4,), random_state=0).partial_fit(X[first], y[first],
                                                           classes=[0, 1, 2])
@@ -582,7 +573,7 @@ def test_lbfgs_has_no_partial_fit(Estimator):
 
 @pytest.mark.parametrize("Estimator", [FNNRegressor, FNNClassifier])
 def test_partial_fit_with_early_stopping_raises(Estimator):
-    X, y = classification_data()
+    X, y = classification_data(n_classes=3)
     est = Estimator((4,), early_stopping=True, random_state=0)
     extra = {"classes": [0, 1, 2]} if Estimator is FNNClassifier else {}
     with pytest.raises(ValueError, match="early_stopping"):
@@ -620,7 +611,7 @@ def test_early_stopping_restores_best_weights():
 
 
 def test_early_stopping_classifier_matches_sklearn():
-    X, y = classification_data(n=90)
+    X, y = classification_data(n=90, n_classes=3)
     kw = dict(hidden_layer_sizes=(8,), solver="sgd", early_stopping=True, random_state=3,
               max_iter=40, learning_rate_init=0.05, n_iter_no_change=4,
               validation_fraction=0.2)
@@ -647,7 +638,7 @@ def test_per_layer_activations_forward_by_hand():
 
 
 def test_per_layer_activations_list_classifier():
-    X, y = classification_data()
+    X, y = classification_data(n_classes=3)
     est = FNNClassifier((4, 3), activation=["logistic", "tanh"], solver="adam", max_iter=5,
                         random_state=0).fit(X, y)
     expected = forward_by_hand(X, est.coefs_, est.intercepts_, ["logistic", "tanh"],

@@ -28,11 +28,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from sklearn.exceptions import NotFittedError
-from sklearn.utils.validation import check_is_fitted
-from test_robustness import (
+from helpers import (
     BrokenSquaredError,
     BrokenTanh,
     DeclaredLogistic,
@@ -42,6 +38,10 @@ from test_robustness import (
     SharpLogistic,
     TwiceLogistic,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 from skfnn import FNNClassifier, FNNRegressor
 
