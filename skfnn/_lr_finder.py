@@ -121,7 +121,8 @@ def _batches(net, n_samples, size, shuffle, random_state):
 
 
 def suggest_rate(learning_rates, losses, *, skip_begin=10, skip_end=1):
-    """The rate where the loss falls fastest against log(rate), or None if it never falls.
+    """The rate where the loss falls fastest against log(rate) on its way down to its
+    lowest value, or None if it never falls.
 
     Parameters
     ----------
@@ -137,9 +138,10 @@ def suggest_rate(learning_rates, losses, *, skip_begin=10, skip_end=1):
     Returns
     -------
     rate : float or None
-        ``learning_rates[i]`` for the i (among the points kept) of the most
-        negative ``numpy.gradient(losses, log(learning_rates))``; None, with a
-        warning, when fewer than 3 finite points are kept or the loss never falls.
+        ``learning_rates[i]`` for the i (among the points kept, up to the lowest
+        loss) of the most negative ``numpy.gradient(losses, log(learning_rates))``;
+        None, with a warning, when fewer than 3 finite points are kept or the loss
+        never falls.
     """
     rates = np.asarray(learning_rates, dtype=float)[skip_begin:len(learning_rates) - skip_end]
     losses = np.asarray(losses, dtype=float)[skip_begin:len(losses) - skip_end]
@@ -150,7 +152,11 @@ def suggest_rate(learning_rates, losses, *, skip_begin=10, skip_end=1):
                       "diverged early) or raise num.", stacklevel=2)
         return None
     rates, losses = rates[finite], losses[finite]
-    slopes = np.gradient(losses, np.log(rates))
+    # Past the lowest loss training has diverged: a later fall (a diverged network
+    # drifting, below the `diverge` threshold) is not a rate to train at.
+    lowest = int(np.argmin(losses)) + 1
+    rates, losses = rates[:lowest], losses[:lowest]
+    slopes = np.gradient(losses, np.log(rates)) if lowest > 1 else np.zeros(1)
     i = int(np.argmin(slopes))
     if not slopes[i] < 0:
         warnings.warn("lr_finder: the loss never decreased over the rates tried, no rate "

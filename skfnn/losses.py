@@ -362,6 +362,10 @@ class GaussianNLLLoss(Loss):
     outputs_per_target = 2
 
     def __init__(self, min_variance=1e-6):
+        if isinstance(min_variance, bool) or not isinstance(min_variance, Real) or \
+                not 0 <= min_variance < math.inf:
+            raise ValueError("GaussianNLLLoss needs a variance floor min_variance that is a "
+                             f"finite number ≥ 0; got min_variance={min_variance!r}.")
         self.min_variance = min_variance
 
     def variance(self, s):

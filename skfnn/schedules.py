@@ -22,7 +22,7 @@ a :class:`Schedule` subclass of a few lines (docs/extending.md).
 """
 
 import math
-from numbers import Real
+from numbers import Integral, Real
 
 from ._params import Parametrised, lookup
 
@@ -102,7 +102,7 @@ class InvScaling(Schedule):
     name = "invscaling"
 
     def __init__(self, power_t=0.5):
-        self.power_t = power_t
+        self.power_t = _checked(self, "power_t", power_t, "a finite number ≥ 0")
 
     def epoch_rate(self, rate, initial, epoch, t):
         return float(initial) / (t + 1) ** self.power_t
@@ -125,7 +125,9 @@ class Adaptive(Schedule):
     name = "adaptive"
 
     def __init__(self, divisor=5.0, min_rate=1e-6):
-        self.divisor, self.min_rate = divisor, min_rate
+        self.divisor = _checked(self, "divisor", divisor, "a finite number > 1", low=1,
+                                closed=False)
+        self.min_rate = _checked(self, "min_rate", min_rate, "a finite number ≥ 0")
 
     def on_plateau(self, rate):
         if rate <= self.min_rate:
@@ -150,7 +152,12 @@ class CosineAnnealing(Schedule):
     name = "cosine"
 
     def __init__(self, T_max=None, eta_min=0.0):
-        self.T_max, self.eta_min = T_max, eta_min
+        if T_max is not None and (isinstance(T_max, bool) or not isinstance(T_max, Integral)
+                                  or T_max < 1):
+            raise ValueError("CosineAnnealing's T_max must be a positive integer (epochs) or "
+                             f"None (the estimator's max_iter); got T_max={T_max!r}.")
+        self.T_max = T_max
+        self.eta_min = _checked(self, "eta_min", eta_min, "a finite number ≥ 0")
 
     def epoch_rate(self, rate, initial, epoch, t):
         cosine = (1 + math.cos(math.pi * epoch / self.T_max)) / 2
@@ -158,6 +165,16 @@ class CosineAnnealing(Schedule):
 
     def for_max_iter(self, max_iter):
         return self if self.T_max is not None else CosineAnnealing(max_iter, self.eta_min)
+
+
+def _checked(schedule, name, value, what, *, low=0, closed=True):
+    """``value`` if it is a finite number above ``low`` (or equal, if ``closed``),
+    else a ValueError naming the schedule and the parameter."""
+    number = not isinstance(value, bool) and isinstance(value, Real)
+    if not (number and value < math.inf and (value >= low if closed else value > low)):
+        raise ValueError(f"{type(schedule).__name__}'s {name} must be {what}; "
+                         f"got {name}={value!r}.")
+    return value
 
 
 #: The schedules by name.

@@ -390,6 +390,18 @@ def test_check_gradients_passes_for_a_right_activation(activation):
     assert result.passed
 
 
+def test_check_gradients_of_a_one_step_pipeline_is_its_estimators():
+    # Before: AttributeError "This 'Pipeline' has no attribute 'transform'" (the empty
+    # pipeline of the steps before the last one was asked to transform X).
+    from sklearn.pipeline import make_pipeline
+
+    X, y = _regression_data()
+    est = FNNRegressor((5,), activation="tanh", alpha=0.1, random_state=0)
+    result = check_gradients(make_pipeline(est), X, y)
+    assert result.passed
+    np.testing.assert_array_equal(result.gradient, check_gradients(est, X, y).gradient)
+
+
 def test_check_gradients_fails_for_a_wrong_derivative():
     X, y = _regression_data()
     est = FNNRegressor((5,), activation=WrongTanh(), alpha=0.1)

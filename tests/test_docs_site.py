@@ -77,3 +77,23 @@ def test_every_public_module_has_an_api_page_in_the_nav():
     nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     unlisted = sorted(p.name for p in pages if f"api/{p.name}" not in nav)
     assert not unlisted, f"docs/api pages missing from mkdocs.yml's nav: {unlisted}"
+
+
+def test_a_bare_role_naming_a_top_level_module_does_not_crash_the_site_build(
+        tmp_path, monkeypatch):
+    # `pip install ".[docs]"` leaves a build/ folder in the repository, which makes
+    # `build` an importable namespace package; the role :func:`build` (skfnn/_problem.py)
+    # then resolved to it and its parent path "" crashed `mkdocs build --strict` with
+    # "ValueError: Empty module name". A bare word that is a module is not skfnn's API.
+    pytest.importorskip("griffe")
+    (tmp_path / "build").mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(ROOT / "docs" / "_scripts"))
+    import griffe_rst_roles
+
+    package = griffe_rst_roles.griffe.Module("skfnn")
+    package.docstring = griffe_rst_roles.griffe.Docstring(
+        "See :func:`build`, :mod:`json` and :func:`check_gradients`.")
+    griffe_rst_roles.RstRoles().on_package(pkg=package)
+    assert package.docstring.value == (
+        "See `build`, `json` and [`check_gradients`][skfnn.check_gradients].")

@@ -27,7 +27,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import LabelBinarizer, StandardScaler
 
-from skfnn import Activation, FNNClassifier, FNNRegressor
+from skfnn import Activation, FNNClassifier, FNNRegressor, schedules
 from skfnn import io as skfnn_io
 from skfnn.activations import ELU, LeakyReLU
 from skfnn.exceptions import InconsistentVersionWarning
@@ -586,3 +586,22 @@ def test_unpickling_a_crafted_state_is_refused_with_a_value_error(edit, cls, wor
         warnings.simplefilter("ignore", InconsistentVersionWarning)
         with pytest.raises(ValueError, match=words):
             _setstate(cls, _edited_state(edit))
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda s: s["_net"]["loss"]["params"].update(min_variance=-1.0), r"min_variance=-1\.0"),
+    (lambda s: s["learning_rate"]["params"].update(T_max=0), r"T_max=0"),
+], ids=["negative-variance-floor", "zero-T_max"])
+def test_a_state_with_a_bad_head_or_schedule_parameter_is_refused(edit, words):
+    # Before: a variance floor of −1 loaded, and return_std gave NaN for any point where
+    # softplus(s) < 1; a T_max of 0 loaded, and the next partial_fit divided by zero.
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(30, 2), rng.randn(30)
+    est = FNNRegressor((3,), loss="gaussian_nll", solver="adamw", max_iter=2, random_state=0,
+                       learning_rate=schedules.CosineAnnealing(5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        state = est.fit(X, y).__getstate__()
+    edit(state)
+    with pytest.raises(ValueError, match=words):
+        _setstate(FNNRegressor, state)

@@ -108,6 +108,22 @@ def test_the_suggestion_is_the_steepest_descent_on_a_synthetic_curve():
     assert rates[np.argmin(losses[10:]) + 10] / 10 > 1e-2
 
 
+def test_the_suggestion_lies_before_the_lowest_loss():
+    # A curve that falls to its minimum at 10^-1, jumps up (divergence, but by less than
+    # `diverge` times) and then falls again, more steeply, at much larger rates: the
+    # second descent is a diverged network, not a rate to train at. Before: the
+    # suggestion was that second descent (digits, FNNClassifier((32,)), batch_size=32,
+    # seed 0 gave 3.27, a rate that trains to 10 % accuracy).
+    rates = np.geomspace(1e-6, 10.0, 71)  # 10 points a decade: rates[40] == 1e-2
+    x = np.log10(rates)
+    losses = 2 - np.tanh((x + 2) / 0.5)  # steepest at 10^-2
+    # Up by 3.8 times the lowest loss just past 10^-1, then down from 4 to 3 around 10^0.5.
+    losses = np.where(x > -1, 4.0 - (1 + np.tanh((x - 0.5) / 0.05)) / 2, losses)
+    assert np.argmin(losses) == 50 and losses.max() < 4 * losses.min()
+    assert np.argmin(np.gradient(losses, np.log(rates))[10:-1]) + 10 == 65  # 10^0.5
+    assert suggest_rate(rates, losses) == pytest.approx(1e-2, rel=1e-12)
+
+
 @pytest.mark.parametrize("losses, match", [
     (np.linspace(1, 2, 30), "never decreased"),
     (np.ones(12), "fewer than 3"),

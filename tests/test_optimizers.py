@@ -312,6 +312,21 @@ def test_an_object_without_epoch_rate_is_refused():
         FNNRegressor(learning_rate=object()).fit(X, y)
 
 
+@pytest.mark.parametrize("schedule, name", [
+    (lambda: schedules.CosineAnnealing(T_max=0), "T_max"),
+    (lambda: schedules.CosineAnnealing(T_max=2.5), "T_max"),
+    (lambda: schedules.CosineAnnealing(eta_min=-1e-3), "eta_min"),
+    (lambda: schedules.Adaptive(divisor=1.0), "divisor"),
+    (lambda: schedules.Adaptive(min_rate=float("nan")), "min_rate"),
+    (lambda: schedules.InvScaling(power_t=-0.5), "power_t"),
+])
+def test_a_schedule_with_a_bad_parameter_is_refused_by_name(schedule, name):
+    # Before: CosineAnnealing(T_max=0) failed the fit with a bare ZeroDivisionError, and
+    # Adaptive(divisor=1.0) silently never reduced the rate.
+    with pytest.raises(ValueError, match=name):
+        schedule()
+
+
 # ----------------------------------------------------------------------
 # Gradient clipping
 # ----------------------------------------------------------------------

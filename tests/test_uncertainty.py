@@ -214,6 +214,14 @@ def test_a_tweedie_power_outside_1_to_2_is_refused(power):
         TweedieLoss(power=power)
 
 
+@pytest.mark.parametrize("min_variance", [-1.0, float("nan"), float("inf"), None, "1e-6", True])
+def test_a_bad_min_variance_is_refused_by_name(min_variance):
+    # Before: a negative or NaN floor diverged at the first step ("learning_rate_init may be
+    # too large"), a string or None failed deep in numpy with a UFuncTypeError/TypeError.
+    with pytest.raises(ValueError, match="min_variance"):
+        GaussianNLLLoss(min_variance=min_variance)
+
+
 # ----------------------------------------------------------------------------
 # The loss values against scipy.stats, scikit-learn and hand-worked examples
 # ----------------------------------------------------------------------------

@@ -70,6 +70,8 @@ def _sklearn_url(path):
 
 def _runtime_object(path):
     """The object that the dotted ``path`` names once imported, or None."""
+    if not path:  # the parent of a bare word, such as a top-level module's
+        return None
     parts = path.split(".")
     for n in range(len(parts), 0, -1):
         try:

@@ -57,6 +57,8 @@ def final_step(estimator, X, y):
     """
     if not isinstance(estimator, Pipeline):
         return estimator, X
+    if len(estimator) == 1:  # no step before the estimator: X as it is
+        return estimator[-1], X
     transforms = estimator[:-1]
     try:
         check_is_fitted(transforms)
