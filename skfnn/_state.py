@@ -29,7 +29,7 @@ from ._version import __version__
 from ._warn import warn_user
 from .activations import ACTIVATIONS
 from .exceptions import InconsistentVersionWarning
-from .losses import LOSSES
+from .losses import LOSSES, BinaryLogLoss, LogLoss
 from .optimizers import SGD, Adam, AdamW, RMSprop
 from .schedules import SCHEDULES
 
@@ -241,6 +241,21 @@ def _check_output(estimator, state, net):
     except ValueError as exc:
         raise _Invalid(f"the output activation does not suit an {type(estimator).__name__} "
                        f"with this state: {exc}") from exc
+    _check_loss(probe, net)
+
+
+def _check_loss(probe, net):
+    """A built-in loss the parameters make is the fitted network's (a user's is the user's)."""
+    try:
+        made = probe._get_loss()
+    except (ValueError, TypeError) as exc:
+        raise _Invalid(f"its loss parameters make no loss: {exc}") from exc
+    if not (type(made) in LOSSES.values() and type(net.loss) in LOSSES.values()):
+        return
+    # A log-loss over elementwise (one-vs-rest) outputs trains as the binary log-loss.
+    if made != net.loss and not (isinstance(made, LogLoss) and isinstance(net.loss, BinaryLogLoss)):
+        raise _Invalid(f"the loss parameters make {made!r} but the fitted network was trained "
+                       f"with {net.loss!r}")
 
 
 def _optimizer_from_state(params):

@@ -605,3 +605,22 @@ def test_a_state_with_a_bad_head_or_schedule_parameter_is_refused(edit, words):
     edit(state)
     with pytest.raises(ValueError, match=words):
         _setstate(FNNRegressor, state)
+
+
+@pytest.mark.parametrize("edited_loss", ["squared_error", "quantile"])
+def test_a_loss_parameter_edited_away_from_the_fitted_network_is_refused(edited_loss):
+    """A Gaussian network whose ``loss`` parameter says otherwise would predict its
+    variance column as a second target (or a quantile): refused through pickle and
+    through skfnn.io, naming both losses; the unedited state loads."""
+    X, y = make_regression(n_samples=80, n_features=3, random_state=0)
+    model = quiet(FNNRegressor((4,), loss="gaussian_nll", max_iter=10, random_state=0).fit,
+                  X, y)
+    state = model.__getstate__()
+    FNNRegressor().__setstate__(dict(state))  # as saved: fine
+    state["loss"] = edited_loss
+    with pytest.raises(ValueError, match=r"loss parameters make .* trained with GaussianNLL"):
+        FNNRegressor().__setstate__(state)
+    edited = copy.copy(model)
+    edited.loss = edited_loss
+    with pytest.raises(ValueError, match=r"trained with GaussianNLL"):
+        skfnn_io.loads(skfnn_io.dumps(edited))
