@@ -72,6 +72,7 @@ __all__ = [
     "sum",
     "to_namespace",
     "to_numpy",
+    "pow",
     "ufuncs",
     "xlogy",
     "zeros",
@@ -288,6 +289,12 @@ def describe_namespace(xp):
 def describe_place(xp, dev):
     """Where arrays of ``xp`` on ``dev`` live, in words: "numpy", "torch arrays on cpu"."""
     return "numpy" if xp is np else f"{name(xp)} arrays on {dev}"
+
+
+def pow(x, p):  # noqa: A001 (the array API's name)
+    """x ** p elementwise (numpy < 2 has no ``np.pow``: its ``power``)."""
+    xp = array_namespace(x)
+    return np.power(x, p) if xp is np else xp.pow(x, p)
 
 
 def is_float(dtype, xp):

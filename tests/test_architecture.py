@@ -18,9 +18,11 @@ from pathlib import Path
 
 import pytest
 
+import skfnn  # noqa: E402
 from skfnn._base import BaseFNN
 
-PACKAGE = Path(__file__).resolve().parents[1] / "skfnn"
+# The package under test (the installed wheel in .ci/run's minimum-versions run).
+PACKAGE = Path(skfnn.__file__).resolve().parent
 SOURCES = sorted(PACKAGE.rglob("*.py"))
 
 

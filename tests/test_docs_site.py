@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import skfnn
 from skfnn import FNNClassifier, FNNRegressor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +56,7 @@ def test_conftest_leaves_other_paths_to_pytest():
 
 def public_modules():
     """skfnn's public modules: the package's own files whose names start with a letter."""
-    package = ROOT / "skfnn"
+    package = Path(skfnn.__file__).resolve().parent  # the wheel's in .ci/run's last run
     names = [p.stem for p in package.glob("*.py") if not p.stem.startswith("_")]
     names += [p.name for p in package.iterdir()
               if p.is_dir() and not p.name.startswith("_") and (p / "__init__.py").exists()]
