@@ -447,8 +447,8 @@ class _Add:
     def __init__(self, xp):
         self.xp = xp
 
-    def reduce(self, x, axis, out):
-        out[...] = self.xp.sum(x, axis=axis)
+    def reduce(self, x, axis, out, keepdims=False):
+        out[...] = self.xp.sum(x, axis=axis, keepdims=keepdims)
         return out
 
 

@@ -50,9 +50,12 @@ __all__ = [
     "init_params",
     "logits",
     "loss_and_gradient",
+    "normalize_gradient",
     "objective",
     "objective_at",
     "predict",
+    "regularized",
+    "rowwise",
     "total_weight",
 ]
 
@@ -67,15 +70,23 @@ BLOCK = 2**14
 def blocks(*vectors):
     """Yield aligned slices of at most :data:`BLOCK` elements of equal-length vectors.
 
-    numpy only: other namespaces take each operation on the whole vectors at
-    once (one kernel each, on a GPU), so they get a single block.
+    Stacks of K vectors (K, P) (the model axis) are sliced along P, BLOCK / K
+    columns at a time. numpy only: other namespaces take each operation on the
+    whole vectors at once (one kernel each, on a GPU), so they get a single block.
     """
-    n = vectors[0].shape[0]
-    if n <= BLOCK or not isinstance(vectors[0], np.ndarray):
+    first = vectors[0]
+    n = first.shape[-1]
+    size = block_size(first)
+    if n <= size or not isinstance(first, np.ndarray):
         yield vectors
         return
-    for start in range(0, n, BLOCK):
-        yield tuple(v[start : start + BLOCK] for v in vectors)
+    for start in range(0, n, size):
+        yield tuple(v[..., start : start + size] for v in vectors)
+
+
+def block_size(vectors):
+    """The columns of a block of ``vectors``, a vector or a stack (K, P) of them."""
+    return max(1, BLOCK // (vectors.shape[0] if vectors.ndim == 2 else 1))
 
 
 class Layout:
@@ -104,8 +115,18 @@ class Layout:
         return len(self.coef_shapes)
 
     def unpack(self, theta):
-        """Return the views ``(Ws, bs)`` of θ, with W^l of shape (n_{l-1}, n_l)."""
+        """Return the views ``(Ws, bs)`` of θ, with W^l of shape (n_{l-1}, n_l).
+
+        A stack Θ of K models' θ as rows, of shape (K, P) (the model axis,
+        :mod:`skfnn._stack`), gives W^l of shape (K, n_{l-1}, n_l) and b^l of
+        shape (K, 1, n_l), so that each broadcasts over its model's rows.
+        """
         L, e, xp = self.n_layers, self.bounds, array_namespace(theta)
+        if theta.ndim == 2:
+            K = theta.shape[0]
+            return ([xp.reshape(theta[:, e[l] : e[l + 1]], (K, *shape))
+                     for l, shape in enumerate(self.coef_shapes)],
+                    [theta[:, None, e[L + l] : e[L + l + 1]] for l in range(L)])
         Ws = [xp.reshape(theta[e[l] : e[l + 1]], shape)
               for l, shape in enumerate(self.coef_shapes)]
         bs = [theta[e[L + l] : e[L + l + 1]] for l in range(L)]
@@ -194,18 +215,40 @@ def _matmul(A, B, out):
     return out
 
 
+def rowwise(function, *arrays):
+    """``function`` of matrices: a stack (K, n, h) of K models' rows goes in as (K n, h).
+
+    Activations and losses are written for a batch of rows (a softmax sums each
+    row); over the model axis each model's rows are rows like any other. The
+    stacks are contiguous (the workspace's buffers), so the reshapes are views
+    and an in-place result lands in the stack.
+    """
+    if arrays[0].ndim != 3:
+        return function(*arrays)
+    shape = arrays[0].shape
+    result = function(*(None if a is None else a.reshape(-1, a.shape[-1]) for a in arrays))
+    return result.reshape(*shape[:2], result.shape[-1])
+
+
+def _transpose(A):
+    """Aᵀ of a matrix, or of each matrix of a stack (the model axis)."""
+    return A.T if A.ndim == 2 else A.swapaxes(-1, -2)
+
+
 def _activate(net, l, Z, out):
     """σ_l(Z), into ``out`` if the activation offers ``forward_into``."""
     into = net.forward_into[l - 1]
-    return net.sigmas[l - 1].forward(Z) if into is None or out is None else into(Z, out)
+    if into is None or out is None:
+        return rowwise(net.sigmas[l - 1].forward, Z)
+    return rowwise(into, Z, out)
 
 
 def _times_derivative(net, l, Delta, Z, A):
     """Δ ⊙ σ_l'(Z), in place (through ``multiply_derivative`` where offered)."""
     fused = net.multiply_derivative[l - 1]
     if fused is not None:
-        return fused(Delta, Z, A)
-    Delta *= net.sigmas[l - 1].derivative(Z, A)
+        return rowwise(fused, Delta, Z, A)
+    Delta *= rowwise(net.sigmas[l - 1].derivative, Z, A)
     return Delta
 
 
@@ -271,9 +314,9 @@ def predict(net, X, Ws, bs, chunk_size=None):
 
 def output_delta(net, Y, Zs, As, sample_weight):
     """Δ^L = s ⊙ δ^L, δ^L = ∂ℓ/∂Z^L as the loss defines it (a − y for canonical pairs)."""
-    Delta = net.loss.delta(Y, Zs[-1], As[-1], net.output)
+    Delta = rowwise(lambda y, z, a: net.loss.delta(y, z, a, net.output), Y, Zs[-1], As[-1])
     if sample_weight is not None:
-        Delta *= sample_weight[:, None]
+        Delta *= sample_weight[..., None]
     return Delta
 
 
@@ -287,11 +330,11 @@ def backward(net, Delta, Ws, fwd, grads, workspace=None, masks=None):
     (Zs, As, inputs), (gWs, gbs), u = fwd, grads, ufuncs(net.xp)
     for l in range(len(Ws), 0, -1):
         i = l - 1  # python index of layer l
-        _matmul(inputs[l - 1].T, Delta, gWs[i])  # (Ã^{l-1})ᵀ Δ^l
-        u.add.reduce(Delta, axis=0, out=gbs[i])  # Σ_rows Δ^l
+        _matmul(_transpose(inputs[l - 1]), Delta, gWs[i])  # (Ã^{l-1})ᵀ Δ^l
+        u.add.reduce(Delta, axis=-2, out=gbs[i], keepdims=Delta.ndim == 3)  # Σ_rows Δ^l
         if l > 1:
             # Δ^{l-1} = (Δ^l (W^l)ᵀ) ⊙ M^{l-1} ⊙ σ'_{l-1}(Z^{l-1})  (no M without dropout)
-            Delta = _matmul(Delta, Ws[i].T, workspace and workspace.Deltas[l - 1])
+            Delta = _matmul(Delta, _transpose(Ws[i]), workspace and workspace.Deltas[l - 1])
             if masks is not None and masks[l - 1] is not None:
                 Delta *= masks[l - 1]
             Delta = _times_derivative(net, l - 1, Delta, Zs[l - 1], As[l - 1])
@@ -324,8 +367,12 @@ def objective(net, Y, A_L, W_vectors, sw_sum, sample_weight):
     the same J to the last bit: L-BFGS's line search compares values of J, and one
     differing rounding would send the two libraries down different paths.
     """
-    data_term = float(net.loss(Y, A_L, sample_weight))
-    J = data_term + penalty(net.alpha, W_vectors, sw_sum)
+    return regularized(net, net.loss(Y, A_L, sample_weight), W_vectors, sw_sum)
+
+
+def regularized(net, data_term, W_vectors, sw_sum):
+    """J from its data term Σ_i s_i ℓ_i / Σ s: the L2 term added, in scikit-learn's order."""
+    J = float(data_term) + penalty(net.alpha, W_vectors, sw_sum)
     return _array_api.loss_value(J, net.xp)
 
 
@@ -365,13 +412,12 @@ def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace
     J : float
     grad : ndarray of shape (net.layout.size,)
     """
-    layout, u = net.layout, ufuncs(net.xp)
+    layout = net.layout
     if grad is None:
         grad = net.xp.empty_like(theta)
     if workspace is None:
         workspace = Workspace(net, X.shape[0], theta.dtype)
     Ws, bs, gWs, gbs = workspace.views_of(theta, grad, layout)
-    W_flat, gW_flat = theta[layout.coefs], grad[layout.coefs]
     sw_sum = total_weight(X, sample_weight)
     Zs, As, _ = fwd = forward(net, X, Ws, bs, workspace, masks)
     bound = theta is workspace.theta
@@ -379,12 +425,20 @@ def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace
     J = objective(net, Y, As[-1], W_vectors, sw_sum, sample_weight)
     Delta = output_delta(net, Y, Zs, As, sample_weight)  # Δ^L = s ⊙ δ^L
     backward(net, Delta, Ws, fwd, (gWs, gbs), workspace, masks)
-    # ∂J/∂W^l = ((A^{l-1})ᵀ Δ^l + α W^l) / Σ s and ∂J/∂b^l = Σ_rows Δ^l / Σ s:
-    if net.alpha:
-        for gW, W in blocks(gW_flat, W_flat):
-            gW += u.multiply(W, net.alpha, out=workspace.scratch[: W.shape[0]])
-    grad /= sw_sum
+    normalize_gradient(net.alpha, theta[layout.coefs], grad, sw_sum, workspace.scratch)
     return J, grad
+
+
+def normalize_gradient(alpha, W_flat, grad, sw_sum, scratch):
+    """∂J/∂W^l = ((A^{l-1})ᵀ Δ^l + α W^l) / Σ s and ∂J/∂b^l = Σ_rows Δ^l / Σ s, in place.
+
+    ``grad`` holds the backpropagated sums; ``W_flat`` is θ's W part.
+    """
+    if alpha:
+        u = ufuncs(array_namespace(grad))
+        for gW, W in blocks(grad[: W_flat.shape[0]], W_flat):
+            gW += u.multiply(W, alpha, out=scratch[: W.shape[0]])
+    grad /= sw_sum
 
 
 def objective_at(net, theta, X, Y, sample_weight=None, masks=None):

@@ -25,7 +25,8 @@ from ._threads import blas_threads_for
 from .optimizers import SGD, Adam, AdamW, RMSprop
 from .schedules import get_schedule
 
-__all__ = ["fit", "hooks_for", "make_optimizer", "train", "train_lbfgs"]
+__all__ = ["fit", "hooks_for", "make_optimizer", "prepared", "stochastic_run", "train",
+           "train_lbfgs"]
 
 
 def fit(est, X, y, sample_weight, *, incremental, classes=None, validation=None):
@@ -49,12 +50,26 @@ def fit(est, X, y, sample_weight, *, incremental, classes=None, validation=None)
 
 def train(est, problem, theta, random_state, incremental, bridge):
     """Run the solver's training loop on ``problem`` with this fit's hooks."""
+    net = problem.net
+    if est.solver not in STOCHASTIC_SOLVERS:
+        run = _training.Run(est, net, theta, problem.X, problem.Y, problem.sample_weight,
+                            max_iter=est.max_iter, samples_per_epoch=0)
+        return train_lbfgs(est, run, bridge, problem.validation)
+    run, hooks, batch_size = stochastic_run(est, problem, theta, random_state, incremental,
+                                            bridge)
+    with blas_threads_for(batch_size, net.layer_units):
+        _training.fit_stochastic(run, hooks, batch_size=batch_size, shuffle=est.shuffle,
+                                 random_state=random_state)
+
+
+def stochastic_run(est, problem, theta, random_state, incremental, bridge):
+    """A stochastic solver's (run, hooks, batch size) for ``problem``, ready to train.
+
+    The optimizer is made (or kept, for partial_fit) and early stopping's
+    validation rows are drawn from ``random_state`` here, before the first epoch.
+    """
     X, Y, sample_weight, net = problem.X, problem.Y, problem.sample_weight, problem.net
     validation = problem.validation
-    if est.solver not in STOCHASTIC_SOLVERS:
-        run = _training.Run(est, net, theta, X, Y, sample_weight, max_iter=est.max_iter,
-                            samples_per_epoch=0)
-        return train_lbfgs(est, run, bridge, validation)
     _model.begin_training(est)
     if est.early_stopping and incremental:
         raise ValueError("partial_fit does not support early_stopping=True")
@@ -72,9 +87,19 @@ def train(est, problem, theta, random_state, incremental, bridge):
                         samples_per_epoch=X.shape[0], optimizer=est._optimizer,
                         clip_norm=est.clip_norm)
     hooks = hooks_for(est, run, validation, -(-X.shape[0] // batch_size), incremental, bridge)
-    with blas_threads_for(batch_size, net.layer_units):
-        _training.fit_stochastic(run, hooks, batch_size=batch_size, shuffle=est.shuffle,
-                                 random_state=random_state)
+    return run, hooks, batch_size
+
+
+def prepared(est, X, y, sample_weight):
+    """What ``est.fit(X, y, sample_weight)`` would train, ready: (run, hooks, batch size,
+    random state), for a stochastic solver and no callbacks (the model axis,
+    :mod:`skfnn._stack`, trains several at once)."""
+    est._validate_params()
+    problem = _problem.build(est, X, y, sample_weight, incremental=False,
+                             validation=(None, None, None))
+    random_state = check_random_state(est.random_state)
+    theta = _model.start(est, problem, random_state)
+    return (*stochastic_run(est, problem, theta, random_state, False, None), random_state)
 
 
 def train_lbfgs(est, run, bridge=None, validation=None, objective=None):

@@ -1,18 +1,380 @@
 """The model axis: K networks of one architecture trained as one stack.
 
-:func:`fit_members` fits estimators that differ only in ``random_state``,
-``alpha`` and ``learning_rate_init``, on the same data, each exactly as its own
-``fit`` would (bit for bit).
+K estimators that differ only in ``random_state``, ``alpha`` and
+``learning_rate_init`` (:data:`STACKABLE`), fitted on the same data, keep their
+parameters as the rows of one (K, P) array Θ. Each minibatch step is then one
+pass of the engine over the stack::
+
+    X_k = X[idx_k]                      (K, b, n_0)   each model's own minibatch
+    Z^l = Ã^{l-1} W^l + b^l             (K, b, n_l)   np.matmul over the stack
+    Δ^l, ∂J/∂W^l, ∂J/∂b^l               as the engine's, over the stack
+    Θ ← optimizer step                  (K, P)        per-model rates as (K, 1) columns
+
+and the fixed cost of a step, ~45 µs of numpy dispatch for a small network,
+is shared by K models. Each model keeps everything that makes it itself: its
+random state (its initial draws, its shuffles, its dropout masks, its
+validation split), its α, its learning rate and schedule, its hooks and its
+stopping rule. A model whose training stops (early stopping,
+``n_iter_no_change``, max_iter) leaves the stack and the others go on.
+
+The stacked products are numpy's ``matmul`` over the model axis, which calls
+BLAS's gemm once per model with the same operands as the model's own fit; the
+elementwise operations give each element the same operations; the sums that
+are reductions (J, Σ s, ‖W‖², clipping's norm) are taken per model, on the
+same contiguous rows as the model's own fit. So a stacked model is its own fit
+bit for bit (tests/test_stack.py), in float64 and float32.
+
+Stacked: numpy dense data, a stochastic solver, an integer ``random_state``
+(two models drawing from one generator would interleave their draws), no
+callbacks, fresh weights. Anything else (L-BFGS, sparse or array-API data,
+Dask, warm starts) is fitted model after model, as its own ``fit`` would.
 """
 
-__all__ = ["STACKABLE", "fit_members"]
+import contextlib
+import numbers
+
+import numpy as np
+from sklearn.utils import gen_batches
+from sklearn.utils import shuffle as _shuffle
+
+from . import _array_api, _engine, _fitting, _model, _training
+from ._hooks import call
+from ._problem import STOCHASTIC_SOLVERS
+from ._threads import blas_threads_for
+from ._warn import warn_user
+from .losses import Loss
+
+__all__ = ["STACKABLE", "Stack", "fit_members", "loss_and_gradients"]
 
 #: The parameters in which stacked members may differ.
 STACKABLE = frozenset({"random_state", "alpha", "learning_rate_init"})
 
 
 def fit_members(estimators, X, y, sample_weight=None):
-    """Fit each estimator on (X, y, sample_weight), as ``est.fit`` would; return them."""
+    """Fit each estimator on (X, y, sample_weight), as ``est.fit`` would; return them.
+
+    Estimators that may be stacked (:func:`groups`) train as one stack; the
+    rest one after another. On any error every estimator is put back as it was.
+    """
+    estimators = list(estimators)
+    with contextlib.ExitStack() as undo:
+        for est in estimators:
+            undo.enter_context(_model.rollback(est))
+        for group in groups(estimators):
+            if len(group) == 1 or not _stackable(group[0]):
+                for est in group:
+                    est.fit(X, y, sample_weight)
+            else:
+                train([_fitting.prepared(est, X, y, sample_weight) for est in group])
+    return estimators
+
+
+def groups(estimators):
+    """The estimators in groups that may train as one stack (in their order)."""
+    found = []
     for est in estimators:
-        est.fit(X, y, sample_weight)
-    return list(estimators)
+        group = next((g for g in found if _same_but_stackable(g[0], est)), None)
+        if group is None or not _stackable(est):
+            found.append([est])
+        else:
+            group.append(est)
+    return found
+
+
+def _stackable(est):
+    """Whether ``est.fit`` may run in a stack: see the module's docstring."""
+    return (est.solver in STOCHASTIC_SOLVERS
+            and isinstance(est.random_state, numbers.Integral)
+            and not getattr(est, "_skl_callbacks", None)
+            and not (est.warm_start and hasattr(est, "coefs_")))
+
+
+def _same_but_stackable(a, b):
+    """Whether two estimators' parameters agree outside :data:`STACKABLE`."""
+    if type(a) is not type(b):
+        return False
+    pa, pb = a.get_params(deep=False), b.get_params(deep=False)
+    return all(_equal(pa[name], pb[name]) for name in pa if name not in STACKABLE)
+
+
+def _equal(u, v):
+    if u is v:
+        return True
+    try:
+        return bool(np.array_equal(u, v)) if _array_api.is_array(u) else bool(u == v)
+    except Exception:  # incomparable objects are different
+        return False
+
+
+# ----------------------------------------------------------------------
+# Training a stack
+# ----------------------------------------------------------------------
+def train(members):
+    """Train prepared members ``(run, hooks, batch_size, random_state)`` as one stack.
+
+    Falls back to one after another where the data is not numpy's dense arrays.
+    """
+    runs = [run for run, *_ in members]
+    if not all(isinstance(run.X, np.ndarray) for run in runs):
+        for run, hooks, batch_size, random_state in members:
+            with blas_threads_for(batch_size, run.net.layer_units):
+                _training.fit_stochastic(run, hooks, batch_size=batch_size,
+                                         shuffle=run.estimator.shuffle,
+                                         random_state=random_state)
+        return
+    batch_size, net = members[0][2], runs[0].net
+    with blas_threads_for(batch_size, net.layer_units):
+        fit_stochastic(members)
+
+
+def fit_stochastic(members):
+    """:func:`skfnn._training.fit_stochastic` for K members, each with its own hooks.
+
+    Each member's hooks see exactly what they would in its own fit, in the
+    same order; a member whose hooks stop it leaves the stack.
+    """
+    runs = [run for run, *_ in members]
+    hooks = {id(run): h for run, h, *_ in members}
+    states = {id(run): rs for run, _, _, rs in members}
+    shuffle, batch_size = runs[0].estimator.shuffle, members[0][2]
+    orders = {id(run): np.arange(run.X.shape[0]) for run in runs}
+    for run in runs:
+        call(hooks[id(run)], "begin", run)
+    active, checked = runs, True
+    try:
+        for _ in range(runs[0].max_iter):
+            stack = Stack(active, batch_size)
+            for run in active:
+                call(hooks[id(run)], "epoch_begin", run)
+                if shuffle:
+                    orders[id(run)] = _shuffle(orders[id(run)], random_state=states[id(run)])
+            records = _epoch(stack, [orders[id(r)] for r in active] if shuffle else None,
+                             [states[id(r)] for r in active], checked)
+            checked = False
+            stack.put_back()
+            for run, record in zip(active, records, strict=True):
+                run.epoch = record
+                call(hooks[id(run)], "epoch_end", run)
+            active = [run for run in active if not run.stop]
+            if not active:
+                break
+    except KeyboardInterrupt:
+        warn_user("Training interrupted by user.")  # keep the models, as scikit-learn
+        stack.put_back()
+        for run in active:
+            run.stop = "interrupted"
+    for run in runs:
+        call(hooks[id(run)], "end", run)
+
+
+class Stack:
+    """The active members' θ, ∇J and optimizer state as rows of (K, P) arrays.
+
+    Made afresh at the start of each epoch from the members' own vectors (the
+    hooks read and may change those between epochs), and put back into them
+    after the epoch: 2 K P copies an epoch, against the epoch's steps.
+    """
+
+    def __init__(self, runs, batch_size):
+        self.runs = runs
+        self.nets = [run.net for run in runs]
+        self.Theta = np.stack([run.theta for run in runs])
+        self.Grad = np.empty_like(self.Theta)
+        optimizers = [run.optimizer for run in runs]
+        self.optimizers, self.kind = optimizers, optimizers[0]
+        self.state = [np.stack([getattr(o, name) for o in optimizers])
+                      for name in self.kind.state]
+        self.workspace = Workspace(self.nets[0], len(runs), batch_size, self.Theta,
+                                   self.Grad).with_alphas([net.alpha for net in self.nets])
+        self.clip_norm = runs[0].clip_norm
+
+    def step(self):
+        """The optimizers' step on every row, each with its own coefficients."""
+        Theta = self.Theta
+        coefficients = zip(*(o.coefficients() for o in self.optimizers), strict=True)
+        columns = [np.array(c, dtype=Theta.dtype)[:, None] for c in coefficients]
+        if self.clip_norm is not None:
+            for g in self.Grad:
+                _training.clip_gradient(g, self.clip_norm)
+        self.kind.update(Theta, self.Grad, self.workspace.scratch, self.state, columns)
+
+    def put_back(self):
+        """Write each row back into its member's θ and optimizer state."""
+        for k, run in enumerate(self.runs):
+            run.theta[...] = self.Theta[k]
+            for name, rows in zip(self.kind.state, self.state, strict=True):
+                getattr(run.optimizer, name)[...] = rows[k]
+
+
+class Workspace:
+    """The engine's scratch arrays for a stack: (K, b, n_l), contiguous for any b' ≤ b.
+
+    Each buffer is flat storage of K b n_l elements; a batch of b' rows takes
+    its first K b' n_l as (K, b', n_l), so that the activations see each
+    model's rows as one contiguous matrix (:func:`skfnn._engine.rowwise`).
+    """
+
+    def __init__(self, net, K, n_samples, Theta, Grad):
+        units, dtype = net.layout.layer_units, Theta.dtype
+        self.K, self.n_samples, self.net = K, n_samples, net
+        self.units = units
+        flat = [np.empty(K * n_samples * n, dtype) for n in units[1:]]
+        self._Z = flat
+        self._A = [Z if same else np.empty_like(Z)
+                   for Z, same in zip(flat, net.in_place, strict=True)]
+        self._Delta = [np.empty_like(Z) for Z in flat[:-1]]
+        rates = [*net.dropout, 0.0][: len(flat)]
+        self._Mask = [np.empty_like(Z) if p else None for Z, p in zip(flat, rates, strict=True)]
+        self._Drop = [np.empty_like(Z) if p else None for Z, p in zip(flat, rates, strict=True)]
+        self.scratch = np.empty((K, min(Theta.shape[1], _engine.block_size(Theta))), dtype)
+        self.theta, self.grad = Theta, Grad
+        self.views = (*net.layout.unpack(Theta), *net.layout.unpack(Grad))
+        self.W_vectors = [net.layout.weight_vectors(theta) for theta in Theta]
+        self.alphas = None
+        self._views = {}
+        self.rows(n_samples)
+
+    def with_alphas(self, alphas):
+        """Keep the models' α as a (K, 1) column in θ's dtype (None if one is 0)."""
+        self.alphas = np.array(alphas, dtype=self.theta.dtype)[:, None] if all(alphas) else None
+        return self
+
+    def rows(self, n):
+        """Point Zs, As, Deltas, Masks, Drops at (K, n, n_l) views; return self."""
+        if n not in self._views:
+            def view(buffers):
+                return [None] + [None if B is None else B[: self.K * n * m].reshape(self.K, n, m)
+                                 for B, m in zip(buffers, self.units[1:], strict=False)]
+            self._views[n] = (view(self._Z), view(self._A), view(self._Delta),
+                              view(self._Mask), view(self._Drop))
+        self.Zs, self.As, self.Deltas, self.Masks, self.Drops = self._views[n]
+        return self
+
+    def member(self, k):
+        """Member k's masks, for :meth:`Network.draw_masks <skfnn._network.Network.draw_masks>`."""
+        part = _MemberMasks()
+        part.Masks = [None if M is None else M[k] for M in self.Masks]
+        return part
+
+
+class _MemberMasks:
+    """Where one member's dropout masks go (the slice of the stack's)."""
+
+
+def _epoch(stack, orders, random_states, checked):
+    """One epoch of the stack's steps; return each member's :class:`Epoch` record.
+
+    ``orders``: each member's shuffled sample order (None: in order).
+    ``checked``: the first step of the fit, run through the checked twins.
+    """
+    runs, ws = stack.runs, stack.workspace
+    n_samples, K, dtype = runs[0].X.shape[0], len(runs), stack.Theta.dtype
+    one_X = all(run.X is runs[0].X for run in runs)
+    order = None if orders is None else np.stack(orders)
+    # Each total accumulates as its own fit's does (a float32 J keeps it in float32).
+    batch_losses, totals = [[] for _ in runs], [0.0] * K
+    for batch in gen_batches(n_samples, ws.n_samples):
+        n_batch = batch.stop - batch.start
+        idx = (np.broadcast_to(np.arange(batch.start, batch.stop), (K, n_batch))
+               if order is None else order[:, batch])
+        data = _gather(runs, idx, dtype, one_X)
+        ws.rows(n_batch)
+        masks = _masks(stack, random_states, n_batch) if stack.nets[0].has_dropout else None
+        nets = [net.checked() for net in stack.nets] if checked else stack.nets
+        checked = False
+        Js = _evaluate(stack, nets, data, masks)
+        for k, (run, J) in enumerate(zip(runs, Js, strict=True)):
+            if run.reference_loss is None:
+                run.reference_loss = J
+            batch_losses[k].append(J)
+            totals[k] += J * n_batch
+        stack.step()
+    return [_training.Epoch(total / n_samples, losses)
+            for total, losses in zip(totals, batch_losses, strict=True)]
+
+
+def _gather(runs, idx, dtype, one_X):
+    """Each member's minibatch rows, stacked: X (K, b, n_0), Y (K, b, n_L), s (K, b) or None."""
+    if one_X:
+        run = runs[0]
+        X, Y = np.take(run.X, idx, axis=0), np.take(run.Y, idx, axis=0)
+        sw = None if run.sample_weight is None else np.take(run.sample_weight, idx)
+    else:  # each member's own training rows (early stopping's split)
+        X = np.stack([np.take(r.X, i, axis=0) for r, i in zip(runs, idx, strict=True)])
+        Y = np.stack([np.take(r.Y, i, axis=0) for r, i in zip(runs, idx, strict=True)])
+        sw = None if runs[0].sample_weight is None else np.stack(
+            [np.take(r.sample_weight, i) for r, i in zip(runs, idx, strict=True)])
+    return X, Y.astype(dtype, copy=False), sw
+
+
+def _masks(stack, random_states, n_batch):
+    """Each member's dropout masks drawn from its own random state, into the stack's."""
+    net, ws, dtype = stack.nets[0], stack.workspace, stack.Theta.dtype
+    for k, random_state in enumerate(random_states):
+        net.draw_masks(random_state, n_batch, dtype, ws.member(k))
+    return [None] + ws.Masks[1:-1] + [None]
+
+
+def _evaluate(stack, nets, data, masks):
+    """J of each member at its θ, ∇J into the stack's rows; user objects blamed as one fit's."""
+    try:
+        return loss_and_gradients(nets, stack.Theta, data, stack.Grad, stack.workspace, masks)
+    except ValueError as error:
+        if nets[0] is not stack.nets[0]:
+            raise
+        stack.nets[0].blame(error, lambda twin: loss_and_gradients(
+            [twin] * len(nets), stack.Theta, data, stack.Grad, stack.workspace, masks))
+
+
+def loss_and_gradients(nets, Theta, data, Grad, workspace, masks=None):
+    """J of each model and ∇J into the rows of ``Grad``, for a stack of K models.
+
+    :func:`skfnn._engine.loss_and_gradient` over the model axis: the forward
+    and backward passes run once over the stack (``nets[0]``'s activations and
+    loss: the models share them); J, Σ s, the α W term and the division by Σ s
+    are each model's own (its α, its batch's weights).
+    """
+    X, Y, sample_weight = data
+    net, layout = nets[0], nets[0].layout
+    Ws, bs, gWs, gbs = workspace.views
+    Zs, As, _ = fwd = _engine.forward(net, X, Ws, bs, workspace, masks)
+    weights = [X.shape[1]] * len(nets) if sample_weight is None else [
+        _engine.total_weight(X[k], s) for k, s in enumerate(sample_weight)]
+    Js = _objectives(nets, Y, As[-1], workspace.W_vectors, weights, sample_weight)
+    Delta = _engine.output_delta(net, Y, Zs, As, sample_weight)  # Δ^L = s ⊙ δ^L
+    _engine.backward(net, Delta, Ws, fwd, (gWs, gbs), workspace, masks)
+    _normalize(nets, Theta[:, layout.coefs], Grad, weights, sample_weight is None, workspace)
+    return Js
+
+
+def _objectives(nets, Y, A_L, W_vectors, weights, sample_weight):
+    """Each model's J. A loss that is summed from ``pointwise`` values (the built-in
+    ones but the log-losses) computes them once over the stack, elementwise, and sums
+    each model's rows as its own fit does; any other loss is called once per model."""
+    loss = nets[0].loss
+    sws = [None] * len(nets) if sample_weight is None else sample_weight
+    if type(loss).__call__ is Loss.__call__ and type(loss).pointwise is not Loss.pointwise:
+        P = _engine.rowwise(loss.pointwise, Y, A_L)
+        terms = [loss._mean_of(P[k], s) for k, s in enumerate(sws)]
+    else:
+        terms = [loss(Y[k], A_L[k], s) for k, s in enumerate(sws)]
+    return [_engine.regularized(net, term, w_vectors, weight) for net, term, w_vectors, weight
+            in zip(nets, terms, W_vectors, weights, strict=True)]
+
+
+def _normalize(nets, W_flat, Grad, weights, same_weights, workspace):
+    """Each row's :func:`skfnn._engine.normalize_gradient`, over the stack where that is
+    the same arithmetic: α as a (K, 1) column when every α is nonzero (a model without
+    α adds nothing, not 0 W), and Σ s when it is the batch's row count, the same for all."""
+    column = workspace.alphas
+    if same_weights and column is not None:
+        gW = Grad[:, : W_flat.shape[1]]
+        if gW.shape[1] <= workspace.scratch.shape[1]:  # one block: no slicing
+            gW += np.multiply(W_flat, column, out=workspace.scratch[:, : gW.shape[1]])
+        else:
+            for g, W in _engine.blocks(gW, W_flat):
+                g += np.multiply(W, column, out=workspace.scratch[:, : W.shape[1]])
+        Grad /= weights[0]
+        return
+    for k, (net, weight) in enumerate(zip(nets, weights, strict=True)):
+        _engine.normalize_gradient(net.alpha, W_flat[k], Grad[k], weight, workspace.scratch[0])

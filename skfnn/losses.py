@@ -134,18 +134,25 @@ class Loss(Parametrised):
         that the same outputs give the same value to the last bit.
         """
         if type(self).pointwise is not Loss.pointwise:
-            P = self.pointwise(y, a)
-            total = P.shape[0]
-            if sample_weight is not None:
-                P = P * sample_weight[:, None]
-                total = _sum(sample_weight)
-            if P.shape[1] == 1:  # one column: its sum, bit for bit, in one reduction
-                return _sum(P) / total
-            return _sum(_sum(P, axis=0) / total)
+            return self._mean_of(self.pointwise(y, a), sample_weight)
         per_sample = self.per_sample(y, a)
         if sample_weight is None:
             return _sum(per_sample) / per_sample.shape[0]
         return _array_api.dot(sample_weight, per_sample) / _sum(sample_weight)
+
+    def _mean_of(self, P, sample_weight=None):
+        """Σ_i s_i ℓ_i / Σ_i s_i of a loss with ``pointwise``, from its values P (n, k).
+
+        Kept apart from :meth:`__call__` so that a stack of models (the model axis)
+        computes P once for all and sums each model's rows as its own fit does.
+        """
+        total = P.shape[0]
+        if sample_weight is not None:
+            P = P * sample_weight[:, None]
+            total = _sum(sample_weight)
+        if P.shape[1] == 1:  # one column: its sum, bit for bit, in one reduction
+            return _sum(P) / total
+        return _sum(_sum(P, axis=0) / total)
 
     def gradient(self, y, a):
         """Return ∂ℓ_i/∂a_i, one row per sample."""

@@ -52,6 +52,10 @@ class _Optimizer:
         W of the linear warm-up.
     """
 
+    #: The names of the state vectors, which a stack of optimizers keeps as rows
+    #: of (K, P) arrays (the model axis, :mod:`skfnn._stack`).
+    state = ()
+
     def __init__(self, learning_rate_init, schedule=None, warmup_epochs=0):
         self.learning_rate_init = learning_rate_init
         self.schedule = Constant() if schedule is None else schedule
@@ -64,6 +68,24 @@ class _Optimizer:
         self.learning_rate = self.scheduled
         if self.warmup_epochs:
             self.learning_rate *= warmup_factor(self.epoch, self.warmup_epochs)
+
+    def step(self, theta, grad, scratch):
+        """Update θ in place given ∇J, which it overwrites (``scratch``: the workspace's block)."""
+        self.update(theta, grad, scratch, [getattr(self, name) for name in self.state],
+                    self.coefficients())
+
+    def coefficients(self):  # pragma: no cover - abstract
+        """This step's scalars (Python floats; advances the step count where there is one)."""
+        raise NotImplementedError
+
+    def update(self, theta, grad, scratch, state, coefficients):  # pragma: no cover
+        """The update rule on θ, ∇J and the ``state`` vectors, with this step's ``coefficients``.
+
+        Vectors or stacks (K, P) of them with coefficients of shape (K, 1) in
+        θ's dtype: the same elementwise operations, so each row of a stack gets
+        the bits its own optimizer would give it.
+        """
+        raise NotImplementedError
 
     def iteration_ends(self, time_step):
         """Called after each epoch with ``t_``, the number of samples seen."""
@@ -124,16 +146,20 @@ class SGD(_Optimizer):
         self.nesterov = nesterov
         self.velocity = _zeros(size, dtype, xp, device)
 
-    def step(self, theta, grad, scratch):
-        """Update θ in place given ∇J, which it overwrites (``scratch``: the workspace's block)."""
-        lr, mu = float(self.learning_rate), self.momentum
+    state = ("velocity",)
+
+    def coefficients(self):
+        return (float(self.learning_rate),)
+
+    def update(self, theta, grad, scratch, state, coefficients):
+        (lr,), (velocity,), mu = coefficients, state, self.momentum
         u = ufuncs(array_namespace(theta))
-        for th, g, v in _blocks(theta, grad, self.velocity):
+        for th, g, v in _blocks(theta, grad, velocity):
             g *= lr  # η ∇J
             v *= mu
             v -= g  # v ← μ v − η ∇J
             if self.nesterov:
-                step = u.multiply(v, mu, out=scratch[: th.shape[0]])
+                step = u.multiply(v, mu, out=scratch[..., : th.shape[-1]])
                 step -= g
                 th += step  # θ ← θ + μ v − η ∇J
             else:
@@ -172,19 +198,23 @@ class Adam(_Optimizer):
         self.m = _zeros(size, dtype, xp, device)
         self.v = _zeros(size, dtype, xp, device)
 
-    def step(self, theta, grad, scratch):
-        """Update θ in place given ∇J, which it overwrites (``scratch``: the workspace's block)."""
+    state = ("m", "v")
+
+    def coefficients(self):
         self.t += 1
         step_size = float(
             self.learning_rate * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
         )
-        eps = self.epsilon
+        return (-step_size,)
+
+    def update(self, theta, grad, scratch, state, coefficients):
+        (minus_step_size,), (m_, v_), eps = coefficients, state, self.epsilon
         u = ufuncs(array_namespace(theta))
-        for th, g, m, v in _blocks(theta, grad, self.m, self.v):
-            a = _moments(u, g, m, v, scratch[: th.shape[0]], self.beta_1, self.beta_2)
+        for th, g, m, v in _blocks(theta, grad, m_, v_):
+            a = _moments(u, g, m, v, scratch[..., : th.shape[-1]], self.beta_1, self.beta_2)
             a = u.sqrt(v, out=a)
             a += eps
-            update = u.multiply(m, -step_size, out=g)  # g is spent: its block holds the update
+            update = u.multiply(m, minus_step_size, out=g)  # g is spent: it holds the update
             update /= a
             th += update  # θ ← θ − η_t m / (√v + ε)
 
@@ -225,22 +255,23 @@ class AdamW(Adam):
                          schedule=schedule, warmup_epochs=warmup_epochs, xp=xp, device=device)
         self.weight_decay = weight_decay
 
-    def step(self, theta, grad, scratch):
-        """Update θ in place given ∇J, which it overwrites (``scratch``: the workspace's block)."""
+    def coefficients(self):
         self.t += 1
-        lr, eps = self.learning_rate, self.epsilon
-        decay = 1 - lr * self.weight_decay
-        step_size = lr / (1 - self.beta_1**self.t)
-        root_correction = (1 - self.beta_2**self.t) ** 0.5
+        lr = self.learning_rate
+        return (1 - lr * self.weight_decay, -(lr / (1 - self.beta_1**self.t)),
+                (1 - self.beta_2**self.t) ** 0.5)
+
+    def update(self, theta, grad, scratch, state, coefficients):
+        (decay, minus_step_size, root_correction), (m_, v_) = coefficients, state
         u = ufuncs(array_namespace(theta))
-        for th, g, m, v in _blocks(theta, grad, self.m, self.v):
+        for th, g, m, v in _blocks(theta, grad, m_, v_):
             if self.weight_decay:
                 th *= decay  # θ ← (1 − η λ) θ
-            a = _moments(u, g, m, v, scratch[: th.shape[0]], self.beta_1, self.beta_2)
+            a = _moments(u, g, m, v, scratch[..., : th.shape[-1]], self.beta_1, self.beta_2)
             a = u.sqrt(v, out=a)
             a /= root_correction
-            a += eps  # √v̂ + ε
-            update = u.multiply(m, -step_size, out=g)  # g is spent: its block holds the update
+            a += self.epsilon  # √v̂ + ε
+            update = u.multiply(m, minus_step_size, out=g)  # g is spent: it holds the update
             update /= a
             th += update  # θ ← θ − η m̂ / (√v̂ + ε)
 
@@ -273,16 +304,20 @@ class RMSprop(_Optimizer):
         self.epsilon = epsilon
         self.v = _zeros(size, dtype, xp, device)
 
-    def step(self, theta, grad, scratch):
-        """Update θ in place given ∇J, which it overwrites (``scratch``: the workspace's block)."""
-        rho, eps, lr = self.rho, self.epsilon, self.learning_rate
+    state = ("v",)
+
+    def coefficients(self):
+        return (-self.learning_rate,)
+
+    def update(self, theta, grad, scratch, state, coefficients):
+        (minus_lr,), (v_,), rho = coefficients, state, self.rho
         u = ufuncs(array_namespace(theta))
-        for th, g, v in _blocks(theta, grad, self.v):
-            a = scratch[: th.shape[0]]
+        for th, g, v in _blocks(theta, grad, v_):
+            a = scratch[..., : th.shape[-1]]
             v *= rho
             v += u.multiply(u.square(g, out=a), 1 - rho, out=a)  # v ← ρ v + (1 − ρ) g²
             a = u.sqrt(v, out=a)
-            a += eps
-            g *= -lr
+            a += self.epsilon
+            g *= minus_lr
             g /= a
             th += g  # θ ← θ − η g / (√v + ε)
