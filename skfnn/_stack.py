@@ -352,11 +352,10 @@ def _objectives(nets, Y, A_L, W_vectors, weights, sample_weight):
     ones but the log-losses) computes them once over the stack, elementwise, and sums
     each model's rows as its own fit does; any other loss is called once per model."""
     loss = nets[0].loss
-    sws = [None] * len(nets) if sample_weight is None else sample_weight
     if type(loss).__call__ is Loss.__call__ and type(loss).pointwise is not Loss.pointwise:
-        P = _engine.rowwise(loss.pointwise, Y, A_L)
-        terms = [loss._mean_of(P[k], s) for k, s in enumerate(sws)]
+        terms = loss._mean_of(_engine.rowwise(loss.pointwise, Y, A_L), sample_weight)
     else:
+        sws = [None] * len(nets) if sample_weight is None else sample_weight
         terms = [loss(Y[k], A_L[k], s) for k, s in enumerate(sws)]
     return [_engine.regularized(net, term, w_vectors, weight) for net, term, w_vectors, weight
             in zip(nets, terms, W_vectors, weights, strict=True)]

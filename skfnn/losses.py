@@ -144,15 +144,21 @@ class Loss(Parametrised):
         """Σ_i s_i ℓ_i / Σ_i s_i of a loss with ``pointwise``, from its values P (n, k).
 
         Kept apart from :meth:`__call__` so that a stack of models (the model axis)
-        computes P once for all and sums each model's rows as its own fit does.
+        computes P once for all: a stack P (K, n, k) with weights (K, n) gives the
+        list of each model's value, each reduction taken over that model's rows as
+        its own fit takes it, and the scalar arithmetic after it done per model.
         """
-        total = P.shape[0]
-        if sample_weight is not None:
-            P = P * sample_weight[:, None]
-            total = _sum(sample_weight)
-        if P.shape[1] == 1:  # one column: its sum, bit for bit, in one reduction
-            return _sum(P) / total
-        return _sum(_sum(P, axis=0) / total)
+        if sample_weight is None:
+            total = P.shape[-2]
+        else:
+            P = P * sample_weight[..., None]
+            total = _sum(sample_weight, axis=-1)
+        # One column: its sum, bit for bit, in one reduction; else the column sums.
+        sums = _sum(P, axis=(-2, -1)) if P.shape[-1] == 1 else _sum(P, axis=-2)
+        if P.ndim == 2:
+            return _mean_from_sums(sums, total)
+        totals = [total] * P.shape[0] if sample_weight is None else total
+        return [_mean_from_sums(s, t) for s, t in zip(sums, totals, strict=True)]
 
     def gradient(self, y, a):
         """Return ∂ℓ_i/∂a_i, one row per sample."""
@@ -173,6 +179,11 @@ class Loss(Parametrised):
 
     def check_target(self, y):
         """Raise ValueError if the target y lies outside the loss's domain."""
+
+
+def _mean_from_sums(sums, total):
+    """The mean from the (weighted) sum of one column, or the sum of the column means."""
+    return sums / total if sums.ndim == 0 else _sum(sums / total)
 
 
 class SquaredError(Loss):
