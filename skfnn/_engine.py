@@ -76,7 +76,7 @@ def blocks(*vectors):
     """
     first = vectors[0]
     n = first.shape[-1]
-    size = block_size(first)
+    size = BLOCK if first.ndim == 1 else block_size(first)
     if n <= size or not isinstance(first, np.ndarray):
         yield vectors
         return
@@ -231,24 +231,26 @@ def rowwise(function, *arrays):
 
 
 def _transpose(A):
-    """Aᵀ of a matrix, or of each matrix of a stack (the model axis)."""
-    return A.T if A.ndim == 2 else A.swapaxes(-1, -2)
+    """Each matrix of a stack transposed (the model axis)."""
+    return A.swapaxes(-1, -2)
 
 
 def _activate(net, l, Z, out):
     """σ_l(Z), into ``out`` if the activation offers ``forward_into``."""
     into = net.forward_into[l - 1]
     if into is None or out is None:
-        return rowwise(net.sigmas[l - 1].forward, Z)
-    return rowwise(into, Z, out)
+        forward = net.sigmas[l - 1].forward
+        return forward(Z) if Z.ndim == 2 else rowwise(forward, Z)
+    return into(Z, out) if Z.ndim == 2 else rowwise(into, Z, out)
 
 
 def _times_derivative(net, l, Delta, Z, A):
     """Δ ⊙ σ_l'(Z), in place (through ``multiply_derivative`` where offered)."""
     fused = net.multiply_derivative[l - 1]
     if fused is not None:
-        return rowwise(fused, Delta, Z, A)
-    Delta *= rowwise(net.sigmas[l - 1].derivative, Z, A)
+        return fused(Delta, Z, A) if Z.ndim == 2 else rowwise(fused, Delta, Z, A)
+    derivative = net.sigmas[l - 1].derivative
+    Delta *= derivative(Z, A) if Z.ndim == 2 else rowwise(derivative, Z, A)
     return Delta
 
 
@@ -314,7 +316,10 @@ def predict(net, X, Ws, bs, chunk_size=None):
 
 def output_delta(net, Y, Zs, As, sample_weight):
     """Δ^L = s ⊙ δ^L, δ^L = ∂ℓ/∂Z^L as the loss defines it (a − y for canonical pairs)."""
-    Delta = rowwise(lambda y, z, a: net.loss.delta(y, z, a, net.output), Y, Zs[-1], As[-1])
+    if Y.ndim == 2:
+        Delta = net.loss.delta(Y, Zs[-1], As[-1], net.output)
+    else:
+        Delta = rowwise(lambda y, z, a: net.loss.delta(y, z, a, net.output), Y, Zs[-1], As[-1])
     if sample_weight is not None:
         Delta *= sample_weight[..., None]
     return Delta
@@ -328,13 +333,19 @@ def backward(net, Delta, Ws, fwd, grads, workspace=None, masks=None):
     divides by Σ s, for all layers at once on the packed gradient vector.
     """
     (Zs, As, inputs), (gWs, gbs), u = fwd, grads, ufuncs(net.xp)
+    stacked = Delta.ndim == 3  # the model axis: each model's matrices, each model's rows
     for l in range(len(Ws), 0, -1):
         i = l - 1  # python index of layer l
-        _matmul(_transpose(inputs[l - 1]), Delta, gWs[i])  # (Ã^{l-1})ᵀ Δ^l
-        u.add.reduce(Delta, axis=-2, out=gbs[i], keepdims=Delta.ndim == 3)  # Σ_rows Δ^l
+        A, W = inputs[l - 1], Ws[i]
+        _matmul(_transpose(A) if stacked else A.T, Delta, gWs[i])  # (Ã^{l-1})ᵀ Δ^l
+        if stacked:  # into each model's b^l (K, 1, n_l)
+            u.add.reduce(Delta, axis=1, out=gbs[i], keepdims=True)
+        else:
+            u.add.reduce(Delta, axis=0, out=gbs[i])  # Σ_rows Δ^l
         if l > 1:
             # Δ^{l-1} = (Δ^l (W^l)ᵀ) ⊙ M^{l-1} ⊙ σ'_{l-1}(Z^{l-1})  (no M without dropout)
-            Delta = _matmul(Delta, _transpose(Ws[i]), workspace and workspace.Deltas[l - 1])
+            Delta = _matmul(Delta, _transpose(W) if stacked else W.T,
+                            workspace and workspace.Deltas[l - 1])
             if masks is not None and masks[l - 1] is not None:
                 Delta *= masks[l - 1]
             Delta = _times_derivative(net, l - 1, Delta, Zs[l - 1], As[l - 1])
@@ -425,17 +436,18 @@ def loss_and_gradient(net, theta, X, Y, sample_weight=None, grad=None, workspace
     J = objective(net, Y, As[-1], W_vectors, sw_sum, sample_weight)
     Delta = output_delta(net, Y, Zs, As, sample_weight)  # Δ^L = s ⊙ δ^L
     backward(net, Delta, Ws, fwd, (gWs, gbs), workspace, masks)
-    normalize_gradient(net.alpha, theta[layout.coefs], grad, sw_sum, workspace.scratch)
+    normalize_gradient(net, theta[layout.coefs], grad, sw_sum, workspace.scratch)
     return J, grad
 
 
-def normalize_gradient(alpha, W_flat, grad, sw_sum, scratch):
+def normalize_gradient(net, W_flat, grad, sw_sum, scratch):
     """∂J/∂W^l = ((A^{l-1})ᵀ Δ^l + α W^l) / Σ s and ∂J/∂b^l = Σ_rows Δ^l / Σ s, in place.
 
-    ``grad`` holds the backpropagated sums; ``W_flat`` is θ's W part.
+    ``grad`` holds the backpropagated sums; ``W_flat`` is θ's W part; α is ``net``'s.
     """
+    alpha = net.alpha
     if alpha:
-        u = ufuncs(array_namespace(grad))
+        u = ufuncs(net.xp)
         for gW, W in blocks(grad[: W_flat.shape[0]], W_flat):
             gW += u.multiply(W, alpha, out=scratch[: W.shape[0]])
     grad /= sw_sum

@@ -37,7 +37,7 @@ import numpy as np
 from sklearn.utils import gen_batches
 from sklearn.utils import shuffle as _shuffle
 
-from . import _array_api, _engine, _fitting, _model, _training
+from . import _array_api, _dask, _engine, _fitting, _model, _training
 from ._hooks import call
 from ._problem import STOCHASTIC_SOLVERS
 from ._threads import blas_threads_for
@@ -61,7 +61,7 @@ def fit_members(estimators, X, y, sample_weight=None):
         for est in estimators:
             undo.enter_context(_model.rollback(est))
         for group in groups(estimators):
-            if len(group) == 1 or not _stackable(group[0]):
+            if len(group) == 1 or not _stackable(group[0]) or _dask.is_dask_collection(X):
                 for est in group:
                     est.fit(X, y, sample_weight)
             else:
@@ -140,7 +140,7 @@ def fit_stochastic(members):
     orders = {id(run): np.arange(run.X.shape[0]) for run in runs}
     for run in runs:
         call(hooks[id(run)], "begin", run)
-    active, checked = runs, True
+    active, checked, stack = runs, True, None
     try:
         for _ in range(runs[0].max_iter):
             stack = Stack(active, batch_size)
@@ -160,7 +160,8 @@ def fit_stochastic(members):
                 break
     except KeyboardInterrupt:
         warn_user("Training interrupted by user.")  # keep the models, as scikit-learn
-        stack.put_back()
+        if stack is not None:
+            stack.put_back()
         for run in active:
             run.stop = "interrupted"
     for run in runs:
@@ -376,4 +377,4 @@ def _normalize(nets, W_flat, Grad, weights, same_weights, workspace):
         Grad /= weights[0]
         return
     for k, (net, weight) in enumerate(zip(nets, weights, strict=True)):
-        _engine.normalize_gradient(net.alpha, W_flat[k], Grad[k], weight, workspace.scratch[0])
+        _engine.normalize_gradient(net, W_flat[k], Grad[k], weight, workspace.scratch[0])

@@ -148,6 +148,8 @@ class Loss(Parametrised):
         list of each model's value, each reduction taken over that model's rows as
         its own fit takes it, and the scalar arithmetic after it done per model.
         """
+        if P.ndim == 2 and sample_weight is None:  # one model, the common case: at once
+            return _sum(P) / P.shape[0] if P.shape[1] == 1 else _sum(_sum(P, axis=0) / P.shape[0])
         if sample_weight is None:
             total = P.shape[-2]
         else:

@@ -71,8 +71,11 @@ class _Optimizer:
 
     def step(self, theta, grad, scratch):
         """Update θ in place given ∇J, which it overwrites (``scratch``: the workspace's block)."""
-        self.update(theta, grad, scratch, [getattr(self, name) for name in self.state],
-                    self.coefficients())
+        self.update(theta, grad, scratch, self.state_vectors(), self.coefficients())
+
+    def state_vectors(self):
+        """The state vectors named in :attr:`state`, in that order."""
+        return [getattr(self, name) for name in self.state]
 
     def coefficients(self):  # pragma: no cover - abstract
         """This step's scalars (Python floats; advances the step count where there is one)."""
@@ -148,6 +151,9 @@ class SGD(_Optimizer):
 
     state = ("velocity",)
 
+    def state_vectors(self):
+        return (self.velocity,)
+
     def coefficients(self):
         return (float(self.learning_rate),)
 
@@ -199,6 +205,9 @@ class Adam(_Optimizer):
         self.v = _zeros(size, dtype, xp, device)
 
     state = ("m", "v")
+
+    def state_vectors(self):
+        return self.m, self.v
 
     def coefficients(self):
         self.t += 1
@@ -305,6 +314,9 @@ class RMSprop(_Optimizer):
         self.v = _zeros(size, dtype, xp, device)
 
     state = ("v",)
+
+    def state_vectors(self):
+        return (self.v,)
 
     def coefficients(self):
         return (-self.learning_rate,)
