@@ -5,6 +5,7 @@ from ._classifier import FNNClassifier
 from ._regressor import FNNRegressor
 from ._version import __version__
 from .activations import Activation
+from .ensemble import FNNEnsembleClassifier, FNNEnsembleRegressor
 from .gradcheck import GradientCheckError, check_activation, check_gradients, check_loss
 from .losses import Loss
 from .plotting import LearningRateFinderDisplay, TrainingCurveDisplay, lr_finder
@@ -12,6 +13,8 @@ from .plotting import LearningRateFinderDisplay, TrainingCurveDisplay, lr_finder
 __all__ = [
     "Activation",
     "FNNClassifier",
+    "FNNEnsembleClassifier",
+    "FNNEnsembleRegressor",
     "FNNRegressor",
     "GradientCheckError",
     "LearningRateFinderDisplay",

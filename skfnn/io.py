@@ -49,8 +49,13 @@ __all__ = ["MAX_BYTES", "SKFNN_TYPES", "UntrustedTypesError", "dump", "dumps", "
 #: The default bound on a file's uncompressed size (its schema.json and its arrays), in bytes.
 MAX_BYTES = 2 ** 30
 
-#: The types skfnn trusts in a file: its estimators (audited: their state is plain data).
-SKFNN_TYPES = ("skfnn._classifier.FNNClassifier", "skfnn._regressor.FNNRegressor")
+# The networks: their states hold an architecture, which bounds their arrays' sizes.
+_NETWORK_TYPES = ("skfnn._classifier.FNNClassifier", "skfnn._regressor.FNNRegressor")
+
+#: The types skfnn trusts in a file: its estimators (audited: their state is plain data;
+#: an ensemble's is its parameters, its members' seeds and the members, checked on load).
+SKFNN_TYPES = (*_NETWORK_TYPES, "skfnn.ensemble.FNNEnsembleClassifier",
+               "skfnn.ensemble.FNNEnsembleRegressor")
 
 
 class UntrustedTypesError(ValueError):
@@ -115,7 +120,12 @@ def _check_numpy_models(estimator):
     from ._base import BaseFNN
 
     nested = estimator.get_params(deep=True).values() if hasattr(estimator, "get_params") else ()
-    for model in [estimator, *nested]:
+    models = [estimator, *nested]
+    for model in list(models):  # an ensemble's fitted members are no parameters
+        members = getattr(model, "estimators_", None)
+        if isinstance(members, list):
+            models += members
+    for model in models:
         theta = getattr(model, "_theta", None) if isinstance(model, BaseFNN) else None
         if theta is not None and not isinstance(theta, np.ndarray):
             raise ValueError(
@@ -201,7 +211,7 @@ def _array_nodes(schema):
     while stack:
         node, path, fnn = stack.pop()
         if isinstance(node, dict):
-            if f"{node.get('__module__')}.{node.get('__class__')}" in SKFNN_TYPES:
+            if f"{node.get('__module__')}.{node.get('__class__')}" in _NETWORK_TYPES:
                 fnn = (*_fnn_limit(node), node.get("__class__"))
             if "file" in node:
                 yield node, path.lstrip(".") or "at the file's root", fnn

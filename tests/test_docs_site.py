@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import skfnn
-from skfnn import FNNClassifier, FNNRegressor
+from skfnn import FNNClassifier, FNNEnsembleClassifier, FNNEnsembleRegressor, FNNRegressor
 
 ROOT = Path(__file__).resolve().parents[1]
 # A numpydoc entry line, "name : type" (or "name1, name2 : type"); the names are not RST.
@@ -41,7 +41,8 @@ def test_rst_references_finds_bare_words_and_skips_names_and_literals():
     assert rst_references(doc) == ["n_iter_", "n_features_in_"]
 
 
-@pytest.mark.parametrize("estimator", [FNNClassifier, FNNRegressor])
+@pytest.mark.parametrize("estimator", [FNNClassifier, FNNRegressor, FNNEnsembleClassifier,
+                                       FNNEnsembleRegressor])
 def test_estimator_docstrings_have_no_bare_rst_references(estimator):
     assert rst_references(estimator.__doc__) == []
 

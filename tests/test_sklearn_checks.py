@@ -1,4 +1,4 @@
-"""scikit-learn's own estimator checks, in full, on both estimators.
+"""scikit-learn's own estimator checks, in full, on the estimators and the ensembles.
 
 The estimators declare ``array_api_support``, so the checks include scikit-learn's
 array-API checks: every namespace and device scikit-learn knows (numpy,
@@ -19,6 +19,7 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfnn import FNNClassifier, FNNRegressor
+from skfnn.ensemble import FNNEnsembleClassifier, FNNEnsembleRegressor
 
 
 def _device_exists(namespace, device):
@@ -62,7 +63,12 @@ def runnable_here(param):
     return all(_device_exists(ns, dev) for ns, dev in namespaces_and_devices(check))
 
 
-_ALL = parametrize_with_checks([FNNClassifier(), FNNRegressor()])
+# The ensembles with two members of 60 epochs: enough for the checks that score a fit
+# (check_regressors_train asks for R² > 0.5), a few seconds for the whole suite.
+ESTIMATORS = [FNNClassifier(), FNNRegressor(),
+              FNNEnsembleClassifier(FNNClassifier(max_iter=60), n_estimators=2),
+              FNNEnsembleRegressor(FNNRegressor(max_iter=60), n_estimators=2)]
+_ALL = parametrize_with_checks(ESTIMATORS)
 ALL_CHECKS = list(_ALL.args[1])  # a generator in scikit-learn 1.7
 CHECKS = [param for param in ALL_CHECKS if runnable_here(param)]
 NOT_HERE = [param for param in ALL_CHECKS if not runnable_here(param)]
