@@ -7,6 +7,7 @@ from ._version import __version__
 from .activations import Activation
 from .gradcheck import GradientCheckError, check_activation, check_gradients, check_loss
 from .losses import Loss
+from .model_selection import StackedGridSearchCV
 from .plotting import LearningRateFinderDisplay, TrainingCurveDisplay, lr_finder
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "GradientCheckError",
     "LearningRateFinderDisplay",
     "Loss",
+    "StackedGridSearchCV",
     "TrainingCurveDisplay",
     "__version__",
     "array_namespace",
