@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from traceback import format_exc
 
+import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.metrics._scorer import _MultimetricScorer
 from sklearn.model_selection import GridSearchCV, ParameterGrid, check_cv
@@ -77,7 +78,7 @@ class StackedGridSearchCV(GridSearchCV):
         As in ``GridSearchCV``; several metrics (a list, tuple or dict) are
         searched by ``GridSearchCV.fit``.
     n_jobs : int, default=None
-        Jobs run in parallel: each job trains one group on one split.
+        Jobs run in parallel, each task training one group on one split.
     refit : bool, str or callable, default=True
         As in ``GridSearchCV``: refit the best candidate on the whole data.
     cv : int, cross-validation generator or iterable, default=None
@@ -86,7 +87,7 @@ class StackedGridSearchCV(GridSearchCV):
         Above 0, one line on what is fitted; the per-fit lines of
         ``GridSearchCV`` are left out of the stacked search.
     pre_dispatch : int or str, default="2*n_jobs"
-        As in ``GridSearchCV``, counted in groups.
+        As in ``GridSearchCV``, counted in tasks (a group on a split).
     error_score : "raise" or float, default=np.nan
         As in ``GridSearchCV``. When the fit of a group raises, its members are
         fitted one by one, so that only the candidates that fail alone get
@@ -149,6 +150,13 @@ class StackedGridSearchCV(GridSearchCV):
     >>> search.best_params_ == plain.best_params_
     True
     """
+
+    def __init__(self, estimator, param_grid, *, scoring=None, n_jobs=None, refit=True,
+                 cv=None, verbose=0, pre_dispatch="2*n_jobs", error_score=np.nan,
+                 return_train_score=False):
+        super().__init__(estimator, param_grid, scoring=scoring, n_jobs=n_jobs, refit=refit,
+                         cv=cv, verbose=verbose, pre_dispatch=pre_dispatch,
+                         error_score=error_score, return_train_score=return_train_score)
 
     def fit(self, X, y=None, **params):
         """Run fit with all sets of parameters, training each group of candidates together.
@@ -337,7 +345,7 @@ def _value_key(value):
         hash(value)
     except TypeError:
         return ("id", id(value))  # the grid holds the object for the whole search
-    return (type(value).__qualname__, value)
+    return (type(value), value)
 
 
 def _stochastic(base, params):

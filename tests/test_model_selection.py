@@ -17,7 +17,7 @@ import sklearn
 from helpers import assert_same_model, classification_data, regression_data
 from numpy.testing import assert_array_equal
 from sklearn.exceptions import FitFailedWarning
-from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
@@ -154,6 +154,15 @@ def test_sample_weight_is_split_and_routed_to_fits_and_scorer(kind, stacked_grou
                                      scoring=scoring).fit(X, y)
     assert (unweighted.cv_results_["mean_test_score"]
             != stacked.cv_results_["mean_test_score"]).any()
+
+
+def test_groups_go_to_the_splitter():
+    X, y = data("classifier")
+    groups = np.arange(len(y)) % 5
+    stacked, plain = both(estimator("classifier", solver="adam"), STACKABLE_GRID, X, y,
+                          cv=GroupKFold(5), fit_params={"groups": groups})
+    assert_same_search(stacked, plain, X)
+    assert stacked.n_splits_ == 5
 
 
 def failure_summary(caught):
