@@ -8,6 +8,7 @@ from .activations import Activation
 from .ensemble import FNNEnsembleClassifier, FNNEnsembleRegressor
 from .gradcheck import GradientCheckError, check_activation, check_gradients, check_loss
 from .losses import Loss
+from .model_selection import StackedGridSearchCV
 from .plotting import LearningRateFinderDisplay, TrainingCurveDisplay, lr_finder
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "GradientCheckError",
     "LearningRateFinderDisplay",
     "Loss",
+    "StackedGridSearchCV",
     "TrainingCurveDisplay",
     "__version__",
     "array_namespace",

@@ -16,6 +16,11 @@ before 1.9, skfnn trains numpy arrays only, and says so.
 
 import sklearn
 from sklearn.base import _fit_context
+from sklearn.model_selection._validation import (
+    _insert_error_scores,
+    _score,
+    _warn_or_raise_about_fit_failures,
+)
 from sklearn.utils._array_api import (
     _convert_to_numpy,
     get_namespace_and_device,
@@ -24,8 +29,15 @@ from sklearn.utils._array_api import (
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 from sklearn.utils._plotting import _validate_style_kwargs
+from sklearn.utils.metadata_routing import _routing_enabled
+from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.multiclass import _check_partial_fit_first_call
-from sklearn.utils.validation import _check_sample_weight, _num_samples, validate_data
+from sklearn.utils.validation import (
+    _check_method_params,
+    _check_sample_weight,
+    _num_samples,
+    validate_data,
+)
 
 __all__ = [
     "HAS_ARRAY_API",
@@ -40,12 +52,18 @@ __all__ = [
     "get_namespace_and_device",
     "move_to",
     "supported_float_dtypes",
+    "_check_method_params",
     "_check_partial_fit_first_call",
     "_check_sample_weight",
     "_convert_to_numpy",
     "_fit_context",
+    "_insert_error_scores",
     "_num_samples",
+    "_routing_enabled",
+    "_safe_split",
+    "_score",
     "_validate_style_kwargs",
+    "_warn_or_raise_about_fit_failures",
     "validate_data",
     "with_callbacks",
 ]

@@ -27,7 +27,8 @@ import griffe
 # The modules whose __all__ the API reference documents, the root last: a name that
 # the root re-exports is documented (and linked) in its own module's page.
 PUBLIC_MODULES = ("skfnn.activations", "skfnn.losses", "skfnn.gradcheck", "skfnn.io",
-                  "skfnn.onnx", "skfnn.plotting", "skfnn.exceptions", "skfnn")
+                  "skfnn.onnx", "skfnn.plotting", "skfnn.exceptions", "skfnn.model_selection",
+                  "skfnn")
 SKLEARN_DOCS = "https://scikit-learn.org/stable/"
 DUNDER = re.compile(r"^__(?!init__$|call__$)\w+__$")  # not __init__, __call__
 ROLE = re.compile(r":(?:py:)?(class|func|meth|attr|data|mod|obj|exc):`(~?)([\w.]+)(?:\(\))?`")
