@@ -70,23 +70,17 @@ BLOCK = 2**14
 def blocks(*vectors):
     """Yield aligned slices of at most :data:`BLOCK` elements of equal-length vectors.
 
-    Stacks of K vectors (K, P) (the model axis) are sliced along P, BLOCK / K
-    columns at a time. numpy only: other namespaces take each operation on the
-    whole vectors at once (one kernel each, on a GPU), so they get a single block.
+    numpy only: other namespaces take each operation on the whole vectors at
+    once (one kernel each, on a GPU), so they get a single block; so does a
+    stack (K, P) of vectors (the model axis), whose size the stack bounds.
     """
     first = vectors[0]
-    n = first.shape[-1]
-    size = BLOCK if first.ndim == 1 else block_size(first)
-    if n <= size or not isinstance(first, np.ndarray):
+    n = first.shape[0]
+    if n <= BLOCK or first.ndim != 1 or not isinstance(first, np.ndarray):
         yield vectors
         return
-    for start in range(0, n, size):
-        yield tuple(v[..., start : start + size] for v in vectors)
-
-
-def block_size(vectors):
-    """The columns of a block of ``vectors``, a vector or a stack (K, P) of them."""
-    return max(1, BLOCK // (vectors.shape[0] if vectors.ndim == 2 else 1))
+    for start in range(0, n, BLOCK):
+        yield tuple(v[start : start + BLOCK] for v in vectors)
 
 
 class Layout:

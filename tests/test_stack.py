@@ -256,3 +256,27 @@ def test_stacked_loss_and_gradient_is_each_models(activation, loss):
                                              data[1][k], None if weights is None else sw[k])
             assert Js[k] == J
             np.testing.assert_array_equal(stack.Grad[k], g)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "adamw", "rmsprop"])
+def test_large_stacks_update_row_by_row(data, solver, monkeypatch):
+    """A stack over WHOLE_STACK elements steps each row as its own optimizer would."""
+    monkeypatch.setattr(_stack, "WHOLE_STACK", 0)
+    X, y, _, weights = data
+    est = FNNRegressor(hidden_layer_sizes=(7,), solver=solver, max_iter=8, batch_size=20,
+                       clip_norm=1.0)
+    fitted = _stack.fit_members(members(est), X, y, weights)
+    for member in fitted:
+        assert_same_fit(member, X, y, weights)
+
+
+def test_large_groups_train_as_several_stacks(data, stacked_runs, monkeypatch):
+    """A group over STACK_ELEMENTS trains as stacks of equal size, each member its own fit."""
+    X, y, _, _ = data
+    est = FNNRegressor(hidden_layer_sizes=(6,), max_iter=5, batch_size=10)
+    per_member = 10 * (6 + 1) + 4 * (5 * 6 + 6 + 6 + 1)
+    monkeypatch.setattr(_stack, "STACK_ELEMENTS", 2 * per_member)
+    fitted = _stack.fit_members(members(est, K=4), X, y)
+    assert stacked_runs == [2, 2]
+    for member in fitted:
+        assert_same_fit(member, X, y)
