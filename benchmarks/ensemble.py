@@ -15,7 +15,8 @@ this is timed on speed.py's L-BFGS workload.
 
 Run from the repository root::
 
-    python benchmarks/ensemble.py                        # overhead and small, K = 1, 4, 8, 16
+    python benchmarks/ensemble.py                  # overhead, small, tanh-reg; K = 1, 4, 8, 16
+    python benchmarks/ensemble.py --workloads wide large-sgd --members 4 8 --repeats 1
     python benchmarks/ensemble.py --workloads overhead --members 8 --repeats 5
 """
 
@@ -97,7 +98,7 @@ def lbfgs_evaluations(K, repeats):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workloads", nargs="*", default=["overhead", "small"],
+    parser.add_argument("--workloads", nargs="*", default=["overhead", "small", "tanh-reg"],
                         choices=STOCHASTIC)
     parser.add_argument("--members", nargs="*", type=int, default=[1, 4, 8, 16])
     parser.add_argument("--repeats", type=int, default=3)

@@ -210,18 +210,16 @@ def _matmul(A, B, out):
 
 
 def rowwise(function, *arrays):
-    """``function`` of matrices: a stack (K, n, h) of K models' rows goes in as (K n, h).
+    """``function`` of matrices, applied to stacks (K, n, h) of K models' rows as (K n, h).
 
     Activations and losses are written for a batch of rows (a softmax sums each
     row); over the model axis each model's rows are rows like any other. The
     stacks are contiguous (the workspace's buffers), so the reshapes are views
     and an in-place result lands in the stack.
     """
-    if arrays[0].ndim != 3:
-        return function(*arrays)
-    shape = arrays[0].shape
-    result = function(*(None if a is None else a.reshape(-1, a.shape[-1]) for a in arrays))
-    return result.reshape(*shape[:2], result.shape[-1])
+    K, n, _ = arrays[0].shape
+    result = function(*[a.reshape(K * n, a.shape[-1]) for a in arrays])
+    return result.reshape(K, n, result.shape[-1])
 
 
 def _transpose(A):
