@@ -34,6 +34,7 @@ import contextlib
 import numbers
 
 import numpy as np
+from sklearn import config_context
 from sklearn.utils import gen_batches
 from sklearn.utils import shuffle as _shuffle
 
@@ -78,8 +79,9 @@ def fit_members(estimators, X, y, sample_weight=None):
             if len(group) == 1 or not _stackable(group[0]) or _dask.is_dask_collection(X):
                 for est in group:
                     est.fit(X, y, sample_weight)
-            else:
-                train([_fitting.prepared(est, X, y, sample_weight) for est in group])
+            else:  # as each member's fit, which skips the nested functions' validation
+                with config_context(skip_parameter_validation=True):
+                    train([_fitting.prepared(est, X, y, sample_weight) for est in group])
     return estimators
 
 
