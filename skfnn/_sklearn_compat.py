@@ -16,6 +16,7 @@ before 1.9, skfnn trains numpy arrays only, and says so.
 
 import sklearn
 from sklearn.base import _fit_context
+from sklearn.metrics._scorer import _MultimetricScorer
 from sklearn.model_selection._validation import (
     _insert_error_scores,
     _score,
@@ -57,6 +58,7 @@ __all__ = [
     "_check_sample_weight",
     "_convert_to_numpy",
     "_fit_context",
+    "_MultimetricScorer",
     "_insert_error_scores",
     "_num_samples",
     "_routing_enabled",

@@ -16,7 +16,6 @@ from traceback import format_exc
 
 import numpy as np
 from sklearn.base import clone, is_classifier
-from sklearn.metrics._scorer import _MultimetricScorer
 from sklearn.model_selection import GridSearchCV, ParameterGrid, check_cv
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import indexable
@@ -26,6 +25,7 @@ from ._classifier import FNNClassifier
 from ._problem import STOCHASTIC_SOLVERS
 from ._regressor import FNNRegressor
 from ._sklearn_compat import (
+    _MultimetricScorer,
     _check_method_params,
     _fit_context,
     _insert_error_scores,
