@@ -30,13 +30,12 @@ import numpy as np
 import sklearn
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
+from speed import WORKLOADS  # benchmarks/speed.py: the script's directory is on sys.path
 from threadpoolctl import threadpool_limits
 
 import skfnn
 from skfnn import _engine, _fitting, _stack
 from skfnn.ensemble import FNNEnsembleClassifier, FNNEnsembleRegressor
-
-from speed import WORKLOADS  # noqa: E402 - benchmarks/ is the script's directory
 
 STOCHASTIC = [w.name for w in WORKLOADS if w.params["solver"] != "lbfgs" and not w.predict_rows]
 

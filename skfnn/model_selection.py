@@ -25,10 +25,10 @@ from ._classifier import FNNClassifier
 from ._problem import STOCHASTIC_SOLVERS
 from ._regressor import FNNRegressor
 from ._sklearn_compat import (
-    _MultimetricScorer,
     _check_method_params,
     _fit_context,
     _insert_error_scores,
+    _MultimetricScorer,
     _num_samples,
     _routing_enabled,
     _safe_split,
