@@ -15,6 +15,7 @@ axis (``skfnn._stack``); each member is, bit for bit, the network its own
 ``estimators_``.
 """
 
+import copy
 import math
 from numbers import Integral
 
@@ -22,6 +23,7 @@ import numpy as np
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.exceptions import NotFittedError
+from sklearn.metrics import r2_score
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.validation import check_is_fitted
 
@@ -29,7 +31,12 @@ from . import _stack
 from ._array_api import array_namespace, astype, follow, is_array, on_device, to_numpy
 from ._classifier import FNNClassifier
 from ._regressor import FNNRegressor
-from ._sklearn_compat import Interval, _fit_context, check_same_namespace
+from ._sklearn_compat import (
+    Interval,
+    InvalidParameterError,
+    _fit_context,
+    check_same_namespace,
+)
 from .losses import optional as loss_optional
 
 __all__ = ["FNNEnsembleClassifier", "FNNEnsembleRegressor"]
@@ -65,6 +72,11 @@ class _BaseFNNEnsemble(BaseEstimator):
         fitted to (X, y, sample_weight): the same network, bit for bit, as that
         clone's own ``fit``. If the fit raises, the ensemble is left as it was.
 
+        With ``estimator.warm_start=True``, a fitted ensemble's members go on
+        from their weights, as a warm-started network does: member k is then a
+        copy of ``estimators_[k]`` (same seed) given ``estimator``'s other
+        parameters and fitted again; ``n_estimators`` must not have changed.
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
@@ -79,16 +91,37 @@ class _BaseFNNEnsemble(BaseEstimator):
         self : object
             The fitted ensemble.
         """
-        # BaggingRegressor's draw: one int32 seed per member, from random_state.
-        seeds = check_random_state(self.random_state).randint(np.iinfo(np.int32).max,
-                                                               size=self.n_estimators)
-        template = self._template()
-        members = [clone(template).set_params(random_state=int(seed)) for seed in seeds]
+        if isinstance(self.n_estimators, bool):  # an Integral, which randint refuses
+            raise InvalidParameterError(f"The 'n_estimators' parameter of {type(self).__name__}"
+                                        f" must be an int in the range [1, inf). Got "
+                                        f"{self.n_estimators!r} instead.")
+        members, seeds = self._members()
         members = _stack.fit_members(members, X, y, sample_weight)
         # Nothing is set before every member is fitted: a failed fit leaves no trace.
         # Under array_api_dispatch the seeds follow X, as every fitted array does.
         self._set_fitted(list(members), follow(X, seeds))
         return self
+
+    def _members(self):
+        """The members to fit and their seeds: fresh clones of the template, or
+        copies of the fitted members where they are warm-started (see ``fit``)."""
+        template = self._template()
+        if template.warm_start and hasattr(self, "estimators_") and all(
+                type(member) is type(template) for member in self.estimators_):
+            if len(self.estimators_) != self.n_estimators:
+                raise ValueError(
+                    f"n_estimators={self.n_estimators} but this ensemble has "
+                    f"{len(self.estimators_)} members to go on from (the estimator's "
+                    "warm_start=True); set estimator__warm_start=False to fit a new ensemble.")
+            params = clone(template).get_params(deep=False)
+            del params["random_state"]  # each member keeps its own
+            members = [copy.deepcopy(member).set_params(**params)
+                       for member in self.estimators_]
+            return members, to_numpy(self.member_seeds_)
+        # BaggingRegressor's draw: one int32 seed per member, from random_state.
+        seeds = check_random_state(self.random_state).randint(np.iinfo(np.int32).max,
+                                                               size=self.n_estimators)
+        return [clone(template).set_params(random_state=int(seed)) for seed in seeds], seeds
 
     def _set_fitted(self, members, seeds):
         first = members[0]
@@ -238,7 +271,9 @@ class FNNEnsembleRegressor(RegressorMixin, _BaseFNNEnsemble):
         return_std : bool, default=False
             Also return the standard deviation: sqrt(mean_k σ_k² + var_k μ_k)
             for members with a Gaussian head (``loss="gaussian_nll"``), the
-            members' spread std_k μ_k otherwise.
+            members' spread std_k μ_k for members that predict a point. For
+            ``loss="quantile"`` members it raises ValueError: their outputs
+            are quantiles, whose spread is no standard deviation of y.
 
         Returns
         -------
@@ -252,7 +287,14 @@ class FNNEnsembleRegressor(RegressorMixin, _BaseFNNEnsemble):
             xp, means = self._stacked("predict", X)
             return xp.mean(means, axis=0)
         self._check_fitted(X, "predict")
-        if loss_optional(self.estimators_[0]._net.loss, "predict_std") is None:
+        loss = self.estimators_[0]._net.loss
+        if loss_optional(loss, "predict_std") is None:
+            if loss_optional(loss, "point_prediction") is not None:
+                raise ValueError(
+                    f"return_std=True is not defined for members fitted with "
+                    f"loss={self.estimators_[0].loss!r}: their outputs are quantiles (or other "
+                    "statistics), not a mean whose spread or variance would make a standard "
+                    "deviation; compare the members' own predictions (estimators_) instead.")
             xp, means = self._stacked("predict", X)
             mean = xp.mean(means, axis=0)
             return mean, xp.sqrt(_spread(xp, means, mean))
@@ -263,6 +305,34 @@ class FNNEnsembleRegressor(RegressorMixin, _BaseFNNEnsemble):
         stds = xp.stack([sigma for _, sigma in pairs], axis=0)
         mean = xp.mean(means, axis=0)
         return mean, xp.sqrt(xp.mean(stds * stds, axis=0) + _spread(xp, means, mean))
+
+    def score(self, X, y, sample_weight=None):
+        """R² of the mean of the members' point predictions.
+
+        The point prediction is a member's ``score``'s: the mean (also for
+        ``loss="gaussian_nll"``), or for ``loss="quantile"`` the quantile
+        nearest 0.5. For any other loss, the R² of ``predict(X)``, as
+        scikit-learn's regressors score.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        self._check_fitted(X, "score")
+        point = loss_optional(self.estimators_[0]._net.loss, "point_prediction")
+        if point is None:
+            return super().score(X, y, sample_weight)
+        points = [member._decode(point(member._forward_output(X, "score")))
+                  for member in self.estimators_]
+        xp = array_namespace(points[0])
+        return r2_score(y, xp.mean(xp.stack(points, axis=0), axis=0),
+                        sample_weight=sample_weight)
 
 
 def _spread(xp, stacked, mean):
