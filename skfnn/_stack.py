@@ -31,6 +31,7 @@ Dask, warm starts) is fitted model after model, as its own ``fit`` would.
 """
 
 import contextlib
+import functools
 import numbers
 
 import numpy as np
@@ -68,21 +69,37 @@ STACK_ELEMENTS = 2**19
 def fit_members(estimators, X, y, sample_weight=None):
     """Fit each estimator on (X, y, sample_weight), as ``est.fit`` would; return them.
 
-    Estimators that may be stacked (:func:`groups`) train as one stack; the
-    rest one after another. On any error every estimator is put back as it was.
+    Estimators that may be stacked (:func:`groups`) train in stacks; the rest
+    one after another. On any error every estimator is put back as it was.
+    Ctrl-C keeps the members of a stack as trained so far, as each one's own
+    fit would, when that stack is the whole call; when the call trains in
+    several parts (stacks, or members one after another), it ends the whole
+    call instead (KeyboardInterrupt, every estimator put back) rather than only
+    the part in training.
     """
     estimators = list(estimators)
     with contextlib.ExitStack() as undo:
         for est in estimators:
             undo.enter_context(_model.rollback(est))
-        for group in groups(estimators):
-            if len(group) == 1 or not _stackable(group[0]) or _dask.is_dask_collection(X):
-                for est in group:
-                    est.fit(X, y, sample_weight)
-            else:  # as each member's fit, which skips the nested functions' validation
-                with config_context(skip_parameter_validation=True):
-                    train([_fitting.prepared(est, X, y, sample_weight) for est in group])
+        parts = [part for group in groups(estimators)
+                 for part in _parts(group, X, y, sample_weight)]
+        if len(parts) > 1:
+            token = _training.PROPAGATE_INTERRUPT.set(True)
+            undo.callback(_training.PROPAGATE_INTERRUPT.reset, token)
+        for part in parts:
+            part()
     return estimators
+
+
+def _parts(group, X, y, sample_weight):
+    """The calls that train a group: one per stack, or one per member's own fit."""
+    if len(group) == 1 or not _stackable(group[0]) or _dask.is_dask_collection(X):
+        return [functools.partial(est.fit, X, y, sample_weight) for est in group]
+    with config_context(skip_parameter_validation=True):  # as each member's own fit
+        members = [_fitting.prepared(est, X, y, sample_weight) for est in group]
+    numpy_data = all(isinstance(run.X, np.ndarray) for run, *_ in members)
+    return [functools.partial(train, part)
+            for part in (_stacks(members) if numpy_data else [[m] for m in members])]
 
 
 def groups(estimators):
@@ -126,21 +143,16 @@ def _equal(u, v):
 # Training a stack
 # ----------------------------------------------------------------------
 def train(members):
-    """Train prepared members ``(run, hooks, batch_size, random_state)`` in stacks.
-
-    Each stack holds at most :data:`STACK_ELEMENTS`; data that is not numpy's
-    dense arrays trains one member after another.
-    """
-    numpy_data = all(isinstance(run.X, np.ndarray) for run, *_ in members)
-    for part in _stacks(members) if numpy_data else [[m] for m in members]:
-        run, hooks, batch_size, random_state = part[0]
-        with blas_threads_for(batch_size, run.net.layer_units):
-            if len(part) == 1:  # a stack of one: the model's own loop
-                _training.fit_stochastic(run, hooks, batch_size=batch_size,
-                                         shuffle=run.estimator.shuffle,
-                                         random_state=random_state)
-            else:
-                fit_stochastic(part)
+    """Train prepared members ``(run, hooks, batch_size, random_state)`` as one stack
+    (a stack of one: the model's own loop)."""
+    run, hooks, batch_size, random_state = members[0]
+    with config_context(skip_parameter_validation=True), \
+            blas_threads_for(batch_size, run.net.layer_units):
+        if len(members) == 1:
+            _training.fit_stochastic(run, hooks, batch_size=batch_size,
+                                     shuffle=run.estimator.shuffle, random_state=random_state)
+        else:
+            fit_stochastic(members)
 
 
 def _stacks(members):
@@ -158,46 +170,65 @@ def fit_stochastic(members):
     Each member's hooks see exactly what they would in its own fit, in the
     same order; a member whose hooks stop it leaves the stack.
     """
-    runs = [run for run, *_ in members]
-    hooks = {id(run): h for run, h, *_ in members}
-    states = {id(run): rs for run, _, _, rs in members}
-    shuffle, batch_size = runs[0].estimator.shuffle, members[0][2]
-    orders = {id(run): np.arange(run.X.shape[0]) for run in runs}
-    for run in runs:
-        call(hooks[id(run)], "begin", run)
-    active, checked = runs, True
-    stack = Stack(active, batch_size)
+    members = [_Member(*m) for m in members]
+    batch_size, runs = members[0].batch_size, [m.run for m in members]
+    for m in members:
+        call(m.hooks, "begin", m.run)
+    active, checked = members, True
+    stack = Stack(runs, batch_size)
     try:
         for _ in range(runs[0].max_iter):
-            for run in active:
-                call(hooks[id(run)], "epoch_begin", run)
-                if shuffle:
-                    orders[id(run)] = _shuffle(orders[id(run)], random_state=states[id(run)])
+            shuffle = _begin_epoch(active)
             stack.take()  # the hooks may have changed a member's θ between epochs
-            records = _epoch(stack, [orders[id(r)] for r in active] if shuffle else None,
-                             [states[id(r)] for r in active], checked)
+            records = _epoch(stack, [m.order for m in active] if shuffle else None,
+                             [m.random_state for m in active], checked)
             checked = False
             stack.put_back(state=False)
-            for run, record in zip(active, records, strict=True):
-                run.epoch = record
-                call(hooks[id(run)], "epoch_end", run)
-            if any(run.stop for run in active):  # they leave; the others go on in a new stack
-                stack.put_back()
-                active = [run for run in active if not run.stop]
-                if not active:
-                    return _end(runs, hooks)
-                stack = Stack(active, batch_size)
+            for m, record in zip(active, records, strict=True):
+                m.run.epoch = record
+                call(m.hooks, "epoch_end", m.run)
+            stack, active = _going_on(stack, active, batch_size)
+            if not active:
+                break
     except KeyboardInterrupt:
+        if _training.PROPAGATE_INTERRUPT.get():
+            raise
         warn_user("Training interrupted by user.")  # keep the models, as scikit-learn
-        for run in active:
-            run.stop = "interrupted"
+        for m in active:
+            m.run.stop = "interrupted"
+    if stack is not None:
+        stack.put_back()
+    for m in members:
+        call(m.hooks, "end", m.run)
+
+
+class _Member:
+    """One member of a stacked fit: its run, hooks, batch size, random state, and order."""
+
+    def __init__(self, run, hooks, batch_size, random_state):
+        self.run, self.hooks, self.batch_size = run, hooks, batch_size
+        self.random_state = random_state
+        self.order = np.arange(run.X.shape[0])
+
+
+def _going_on(stack, active, batch_size):
+    """The members that go on and their stack (None if none does); those that stopped
+    leave with their θ and optimizer state put back."""
+    if not any(m.run.stop for m in active):
+        return stack, active
     stack.put_back()
-    _end(runs, hooks)
+    active = [m for m in active if not m.run.stop]
+    return (Stack([m.run for m in active], batch_size) if active else None), active
 
 
-def _end(runs, hooks):
-    for run in runs:
-        call(hooks[id(run)], "end", run)
+def _begin_epoch(members):
+    """Each member's epoch_begin hooks, then its shuffle; return whether they shuffle."""
+    shuffle = members[0].run.estimator.shuffle
+    for m in members:
+        call(m.hooks, "epoch_begin", m.run)
+        if shuffle:
+            m.order = _shuffle(m.order, random_state=m.random_state)
+    return shuffle
 
 
 class Stack:

@@ -27,6 +27,7 @@ moved to the device. L-BFGS runs in scipy on the host: θ and ∇J cross over at
 each evaluation.
 """
 
+import contextvars
 import itertools
 from dataclasses import dataclass, field
 
@@ -41,8 +42,13 @@ from ._array_api import astype, on_device, rows, to_numpy
 from ._hooks import call
 from ._warn import warn_user
 
-__all__ = ["Epoch", "Run", "evaluate", "batch_size", "clip_gradient", "fit_lbfgs",
-           "fit_stochastic", "split_validation"]
+__all__ = ["Epoch", "PROPAGATE_INTERRUPT", "Run", "evaluate", "batch_size", "clip_gradient",
+           "fit_lbfgs", "fit_stochastic", "split_validation"]
+
+#: True while several models are fitted one after another as one call (an ensemble's
+#: members that cannot share a stack, skfnn/_stack.py): Ctrl-C then ends the whole
+#: call, raised, instead of ending only the model in training and going on to the next.
+PROPAGATE_INTERRUPT = contextvars.ContextVar("skfnn_propagate_interrupt", default=False)
 
 
 @dataclass
@@ -157,6 +163,8 @@ def fit_stochastic(run, hooks, *, batch_size, shuffle, random_state):
             if run.stop:
                 break
     except KeyboardInterrupt:
+        if PROPAGATE_INTERRUPT.get():
+            raise
         warn_user("Training interrupted by user.")  # keep the model, as scikit-learn
         run.stop = "interrupted"
     call(hooks, "end", run)
@@ -251,6 +259,8 @@ def fit_lbfgs(run, hooks, *, max_fun, tol, objective=None):
             # its last (non-finite) trial: J of the weights kept, for loss_.
             run.result.fun = evaluate(run.result.x)[0]
     except KeyboardInterrupt:
+        if PROPAGATE_INTERRUPT.get():
+            raise
         warn_user("Training interrupted by user.")  # keep the model, as scikit-learn
         theta[...] = net.on_device(iterate, theta.dtype)
         run.stop = "interrupted"

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from helpers import classification_data, regression_data
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
@@ -18,7 +19,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import cross_val_score
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skfnn import FNNClassifier, FNNRegressor
+from skfnn import FNNClassifier, FNNRegressor, _stack
 from skfnn.activations import Activation
 from skfnn.ensemble import FNNEnsembleClassifier, FNNEnsembleRegressor
 
@@ -204,3 +205,29 @@ def test_classifier_members_with_their_options_are_their_own_fits(params):
         proba = ensemble.predict_proba(XM.astype(np.float32))
     assert_array_equal(proba, np.mean([m.predict_proba(XM.astype(np.float32))
                                        for m in ensemble.estimators_], axis=0))
+
+
+@pytest.mark.parametrize("parts", ["member after member", "several stacks"])
+def test_ctrl_c_ends_a_fit_in_several_parts(parts, monkeypatch):
+    """Trained in parts (sparse X: member after member; or several stacks), Ctrl-C ends
+    the whole fit: KeyboardInterrupt, and the ensemble as it was (not only the part in
+    training interrupted while the others train on)."""
+    net = FNNRegressor((4,), activation=Interrupt(), max_iter=3, batch_size=10,
+                       learning_rate_init=0.01)
+    data = X
+    if parts == "member after member":
+        data = sp.csr_matrix(X)
+    else:
+        monkeypatch.setattr(_stack, "STACK_ELEMENTS", 1)  # one member per stack
+    ensemble = FNNEnsembleRegressor(net, n_estimators=3, random_state=0)
+    before = ensemble.fit(data, Y).estimators_
+    Interrupt.calls, Interrupt.at = 0, 5
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # no "interrupted" warning
+            with pytest.raises(KeyboardInterrupt):
+                ensemble.fit(data, Y)
+    finally:
+        Interrupt.at = None
+    assert ensemble.estimators_ is before
+    assert Interrupt.calls == 5  # the first member's fit ended there, and no other began
