@@ -541,6 +541,17 @@ def _check_members(ensemble, state):
         if member.random_state != int(seed):
             raise ValueError(f"estimators_[{k}] has random_state={member.random_state!r} "
                              f"but member_seeds_[{k}] is {int(seed)}")
+        different = _different_params(members[0], member)
+        if different:
+            raise ValueError(f"estimators_[{k}]'s {different[0]} differs from estimators_[0]'s "
+                             "(the members are clones of one estimator)")
+
+
+def _different_params(a, b):
+    """The parameters, random_state aside, in which two members differ."""
+    pa, pb = a.get_params(deep=False), b.get_params(deep=False)
+    return [name for name in pa if name != "random_state" and not (
+        type(pa[name]) is type(pb.get(name)) and _stack._equal(pa[name], pb.get(name)))]
 
 
 def _check_copied(state):

@@ -7,6 +7,7 @@ own early-stopping split failing, sample weights and class weights. Each
 stacked member is compared bit for bit with its own fit.
 """
 
+import pickle
 import warnings
 
 import numpy as np
@@ -231,3 +232,23 @@ def test_ctrl_c_ends_a_fit_in_several_parts(parts, monkeypatch):
         Interrupt.at = None
     assert ensemble.estimators_ is before
     assert Interrupt.calls == 5  # the first member's fit ended there, and no other began
+
+
+class Cubic(Activation):
+    """A user's activation (compared by its class and parameters after a round trip)."""
+
+    def forward(self, z):
+        return z + z**3 / 3
+
+    def derivative(self, z, a):
+        return 1 + z**2
+
+
+def test_a_pickle_whose_members_differ_is_refused():
+    net = FNNRegressor((3,), activation=Cubic(), max_iter=5, learning_rate_init=1e-3)
+    ensemble = FNNEnsembleRegressor(net, n_estimators=2, random_state=0).fit(X, Y)
+    loaded = pickle.loads(pickle.dumps(ensemble))  # a user object survives the check
+    assert_array_equal(loaded.predict(X), ensemble.predict(X))
+    ensemble.estimators_[1].set_params(alpha=0.5)  # what a crafted file could hold
+    with pytest.raises(ValueError, match=r"estimators_\[1\]'s alpha differs"):
+        pickle.loads(pickle.dumps(ensemble))
