@@ -477,7 +477,11 @@ class QuantileLoss(Loss):
 def _checked_quantiles(quantile):
     """τ as a float, or a tuple of floats, each in (0, 1); else a ValueError."""
     single = isinstance(quantile, Real) and not isinstance(quantile, bool)
-    values = [quantile] if single else list(np.ravel(np.asarray(quantile, dtype=object)))
+    listed = None if single else np.asarray(quantile, dtype=object)
+    if listed is not None and listed.ndim != 1:  # [[0.1, 0.9]] is no list of quantiles
+        raise ValueError(f"quantile must be a float in (0, 1) or a flat list of them; "
+                         f"got {quantile!r}, of {listed.ndim} dimensions.")
+    values = [quantile] if single else list(listed)
     if not values or not all(isinstance(t, Real) and not isinstance(t, bool) and 0 < t < 1
                              for t in values):
         raise ValueError(f"quantile must be a float in (0, 1) or a non-empty list of them; "

@@ -280,3 +280,15 @@ def test_large_groups_train_as_several_stacks(data, stacked_runs, monkeypatch):
     assert stacked_runs == [2, 2]
     for member in fitted:
         assert_same_fit(member, X, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_early_stopping_with_weights_splits_each_members_rows(data, dtype):
+    """Each member's own stratified validation split, with its weights, in the stack."""
+    X, _, labels, weights = data
+    X = X.astype(dtype)
+    est = FNNClassifier(hidden_layer_sizes=(5,), max_iter=40, batch_size=16,
+                        early_stopping=True, n_iter_no_change=3, validation_fraction=0.25)
+    fitted = _stack.fit_members(members(est), X, labels, weights)
+    for member in fitted:
+        assert_same_fit(member, X, labels, weights)

@@ -143,7 +143,8 @@ def test_a_single_quantile_predicts_one_column_like_any_regressor():
     assert abs(np.mean(y <= est.predict(X)) - 0.9) < 0.03
 
 
-@pytest.mark.parametrize("quantile", [0.0, 1.0, 1.5, [0.1, 1.2], [], [0.2, 0.2], "median"])
+@pytest.mark.parametrize("quantile", [0.0, 1.0, 1.5, [0.1, 1.2], [], [0.2, 0.2], "median",
+                                      [[0.1, 0.9]], np.array([[0.5]])])
 def test_a_bad_quantile_is_refused_with_its_name(quantile):
     X, y = TRAIN
     with pytest.raises((ValueError, TypeError), match="quantile"):
