@@ -176,6 +176,7 @@ def test_ctrl_c_keeps_every_member_as_its_own_interrupted_fit(step):
 # ----------------------------------------------------------------------
 # Members' own options, bit for bit
 # ----------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore:Got `batch_size`:UserWarning")  # expected, clipped
 def test_a_failing_validation_split_names_itself_and_leaves_the_ensemble():
     Xt, yt = XM[:6], np.array([0, 0, 0, 1, 1, 1])  # 1 held-out row for 2 classes
     ensemble = FNNEnsembleClassifier(FNNClassifier(**SMALL), n_estimators=2,
@@ -188,6 +189,7 @@ def test_a_failing_validation_split_names_itself_and_leaves_the_ensemble():
     assert ensemble.estimator.early_stopping
 
 
+@pytest.mark.filterwarnings("ignore:Got `batch_size`:UserWarning")  # expected, clipped
 @pytest.mark.parametrize("params", [
     dict(class_weight="balanced"), dict(dropout=0.3), dict(batch_size=200),
     dict(early_stopping=True, validation_fraction=0.3)])
