@@ -309,13 +309,17 @@ class Workspace:
         self.theta, self.grad = Theta, Grad
         self.views = (*net.layout.unpack(Theta), *net.layout.unpack(Grad))
         self.W_vectors = [net.layout.weight_vectors(theta) for theta in Theta]
-        self.alphas = None
+        self.alpha_mask = None
         self._views = {}
         self.rows(n_samples)
 
     def with_alphas(self, alphas):
-        """Keep the models' α as a (K, 1) column in θ's dtype (None if one is 0)."""
-        self.alphas = np.array(alphas, dtype=self.theta.dtype)[:, None] if all(alphas) else None
+        """Keep each row's α over its W entries (0 over its biases), in θ's dtype: the
+        mask of the stack's α W term (None if an α is 0)."""
+        self.alpha_mask = None
+        if all(alphas):
+            self.alpha_mask = np.zeros_like(self.theta)
+            self.alpha_mask[:, self.net.layout.coefs] = np.array(alphas)[:, None]
         return self
 
     def rows(self, n):
@@ -414,7 +418,7 @@ def loss_and_gradients(nets, Theta, data, Grad, workspace, masks=None):
     are each model's own (its α, its batch's weights).
     """
     X, Y, sample_weight = data
-    net, layout = nets[0], nets[0].layout
+    net = nets[0]
     Ws, bs, gWs, gbs = workspace.views
     Zs, As, _ = fwd = _engine.forward(net, X, Ws, bs, workspace, masks)
     weights = [X.shape[1]] * len(nets) if sample_weight is None else [
@@ -422,7 +426,7 @@ def loss_and_gradients(nets, Theta, data, Grad, workspace, masks=None):
     Js = _objectives(nets, Y, As[-1], workspace.W_vectors, weights, sample_weight)
     Delta = _engine.output_delta(net, Y, Zs, As, sample_weight)  # Δ^L = s ⊙ δ^L
     _engine.backward(net, Delta, Ws, fwd, (gWs, gbs), workspace, masks)
-    _normalize(nets, Theta[:, layout.coefs], Grad, weights, sample_weight is None, workspace)
+    _normalize(nets, Theta, Grad, weights, sample_weight is None, workspace)
     return Js
 
 
@@ -440,15 +444,18 @@ def _objectives(nets, Y, A_L, W_vectors, weights, sample_weight):
             in zip(nets, terms, W_vectors, weights, strict=True)]
 
 
-def _normalize(nets, W_flat, Grad, weights, same_weights, workspace):
+def _normalize(nets, Theta, Grad, weights, same_weights, workspace):
     """Each row's :func:`skfnn._engine.normalize_gradient`, over the stack where that is
-    the same arithmetic: α as a (K, 1) column when every α is nonzero (a model without
-    α adds nothing, not 0 W), and Σ s when it is the batch's row count, the same for all."""
-    column = workspace.alphas
-    if same_weights and column is not None and workspace.whole:
-        gW = Grad[:, : W_flat.shape[1]]
-        gW += np.multiply(W_flat, column, out=workspace.scratch[:, : gW.shape[1]])
+    the same arithmetic: every α nonzero (a model without α adds nothing, not 0 W) and
+    Σ s the batch's row count, the same for all."""
+    n_W = nets[0].layout.coefs.stop
+    if same_weights and workspace.alpha_mask is not None and workspace.whole:
+        # α_k W of each row over the contiguous stack; its biases get −0, and
+        # x + (−0) is x to the bit, so ∂J/∂b is untouched as in the model's own fit.
+        term = np.multiply(Theta, workspace.alpha_mask, out=workspace.scratch)
+        term[:, n_W:] = -0.0
+        Grad += term
         Grad /= weights[0]
         return
     for k, (net, weight) in enumerate(zip(nets, weights, strict=True)):
-        _engine.normalize_gradient(net, W_flat[k], Grad[k], weight, workspace.scratch[0])
+        _engine.normalize_gradient(net, Theta[k, :n_W], Grad[k], weight, workspace.scratch[0])

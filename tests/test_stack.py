@@ -71,11 +71,14 @@ def stacked_runs(monkeypatch):
 
 @pytest.mark.parametrize("solver", ["sgd", "adam", "adamw", "rmsprop"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_members_equal_their_own_fits(data, solver, dtype, stacked_runs):
+@pytest.mark.parametrize("vary", [("random_state", "alpha", "learning_rate_init"),
+                                  ("random_state", "learning_rate_init")],
+                         ids=["an alpha of 0", "every alpha nonzero"])
+def test_members_equal_their_own_fits(data, solver, dtype, vary, stacked_runs):
     X, y, _, _ = data
     X = X.astype(dtype)
     est = FNNRegressor(hidden_layer_sizes=(7, 4), solver=solver, max_iter=12, batch_size=20)
-    fitted = _stack.fit_members(members(est, K=4), X, y)
+    fitted = _stack.fit_members(members(est, K=4, vary=vary), X, y)
     assert stacked_runs == [4]
     for member in fitted:
         assert_same_fit(member, X, y)
