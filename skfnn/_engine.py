@@ -375,8 +375,8 @@ def objective(net, Y, A_L, W_vectors, sw_sum, sample_weight):
 
 def regularized(net, data_term, W_vectors, sw_sum):
     """J from its data term Σ_i s_i ℓ_i / Σ s: the L2 term added, in scikit-learn's order."""
-    J = float(data_term) + penalty(net.alpha, W_vectors, sw_sum)
-    return _array_api.loss_value(J, net.xp)
+    return _array_api.loss_value(float(data_term) + penalty(net.alpha, W_vectors, sw_sum),
+                                 net.xp)
 
 
 def total_weight(X, sample_weight):

@@ -134,7 +134,10 @@ class Loss(Parametrised):
         that the same outputs give the same value to the last bit.
         """
         if type(self).pointwise is not Loss.pointwise:
-            return self._mean_of(self.pointwise(y, a), sample_weight)
+            P = self.pointwise(y, a)
+            if sample_weight is None and P.shape[1] == 1:  # the common case, at once
+                return _sum(P) / P.shape[0]
+            return self._mean_of(P, sample_weight)
         per_sample = self.per_sample(y, a)
         if sample_weight is None:
             return _sum(per_sample) / per_sample.shape[0]
@@ -148,8 +151,6 @@ class Loss(Parametrised):
         list of each model's value, each reduction taken over that model's rows as
         its own fit takes it, and the scalar arithmetic after it done per model.
         """
-        if P.ndim == 2 and sample_weight is None:  # one model, the common case: at once
-            return _sum(P) / P.shape[0] if P.shape[1] == 1 else _sum(_sum(P, axis=0) / P.shape[0])
         if sample_weight is None:
             total = P.shape[-2]
         else:
