@@ -7,7 +7,8 @@ candidate and refit. Candidates that differ only in ``random_state``,
 trained on each split as one group by :func:`skfnn._stack.fit_members`, each
 member exactly as its own ``fit`` would train it, so that a search over seeds,
 penalties and learning rates shares the fixed per-step cost of small networks
-among its members.
+among its members. A pipeline ending in one of skfnn's estimators is stacked
+on its final step, its earlier steps fitted once for a group.
 """
 
 import time
@@ -17,6 +18,7 @@ from traceback import format_exc
 import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import GridSearchCV, ParameterGrid, check_cv
+from sklearn.pipeline import Pipeline
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import indexable
 
@@ -56,19 +58,33 @@ class StackedGridSearchCV(GridSearchCV):
     its own ``fit`` would make, bit for bit. A grid of 4 seeds × 3 α × 2
     learning rates over 2 hidden-layer sizes makes 2 groups of 12 on each split.
 
+    A :class:`~sklearn.pipeline.Pipeline` whose final step is one of these is
+    stacked on its final step: the candidates that differ only in the final
+    step's ``<name>__random_state``, ``<name>__alpha`` or
+    ``<name>__learning_rate_init`` form a group, whose earlier steps are fitted
+    once on each split (as ``Pipeline.fit`` fits them) and shared by its
+    members, and whose final steps train together on the transformed rows.
+    A grid over an earlier step's parameters makes one group for each of its
+    values. (An earlier step drawing from the global random state,
+    ``random_state=None``, thus draws once for a group where ``GridSearchCV``
+    draws once for each candidate.) Candidates whose final step the grid
+    replaces by another estimator are fitted one by one.
+
     The stacked search runs when the estimator is an ``FNNRegressor`` or an
-    ``FNNClassifier`` (not a subclass, not a pipeline), the scoring is a single
-    metric (None, a scorer name or a callable), at least one candidate uses a
-    stochastic solver ("sgd", "adam", "adamw", "rmsprop"), ``fit`` receives no
-    parameter but ``sample_weight`` (and ``groups`` for the splitter),
-    metadata routing is off, no callback is set on the search or the
-    estimator, and X and y are in memory (numpy, lists, sparse matrices, data
-    frames). Otherwise ``fit`` is ``GridSearchCV.fit`` itself (``verbose > 0``
-    says why). Candidates with the L-BFGS solver are fitted one by one.
+    ``FNNClassifier`` (not a subclass) or a ``Pipeline`` (not a subclass, no
+    ``memory``) ending in one, the scoring is a single metric (None, a scorer
+    name or a callable), at least one candidate uses a stochastic solver
+    ("sgd", "adam", "adamw", "rmsprop"), ``fit`` receives no parameter but
+    ``sample_weight`` (not for a pipeline) and ``groups`` (for the splitter),
+    metadata routing is off, no callback is set on the search, the estimator
+    or a pipeline's steps, and X and y are in memory (numpy, lists, sparse
+    matrices, data frames). Otherwise ``fit`` is ``GridSearchCV.fit`` itself
+    (``verbose > 0`` says why). Candidates with the L-BFGS solver are fitted
+    one by one.
 
     Parameters
     ----------
-    estimator : FNNRegressor or FNNClassifier
+    estimator : FNNRegressor, FNNClassifier or Pipeline ending in one
         The estimator whose parameters are searched (any estimator is accepted:
         others are searched as ``GridSearchCV`` searches them).
     param_grid : dict or list of dicts
@@ -149,6 +165,20 @@ class StackedGridSearchCV(GridSearchCV):
     True
     >>> search.best_params_ == plain.best_params_
     True
+
+    A pipeline is stacked on its final step; here 2 groups of 4 on each split,
+    one for each number of principal components:
+
+    >>> from sklearn.decomposition import PCA
+    >>> from sklearn.pipeline import make_pipeline
+    >>> pipe = make_pipeline(PCA(random_state=0), FNNRegressor((8,), max_iter=5))
+    >>> grid = {"pca__n_components": [2, 4], "fnnregressor__random_state": [0, 1],
+    ...         "fnnregressor__alpha": [1e-4, 1e-2]}
+    >>> search = StackedGridSearchCV(pipe, grid, cv=3).fit(X, y)
+    >>> plain = GridSearchCV(pipe, grid, cv=3).fit(X, y)
+    >>> bool((search.cv_results_["mean_test_score"]
+    ...       == plain.cv_results_["mean_test_score"]).all())
+    True
     """
 
     def __init__(self, estimator, param_grid, *, scoring=None, n_jobs=None, refit=True,
@@ -170,8 +200,8 @@ class StackedGridSearchCV(GridSearchCV):
         **params : dict of str -> object
             ``sample_weight`` (split with X and passed to each fit, and to the
             scorer if it accepts it) and ``groups`` (passed to the splitter).
-            Other parameters, or metadata routing, make this
-            ``GridSearchCV.fit``.
+            Other parameters (any but ``groups`` for a pipeline), or metadata
+            routing, make this ``GridSearchCV.fit``.
 
         Returns
         -------
@@ -187,16 +217,15 @@ class StackedGridSearchCV(GridSearchCV):
 
     def _not_stacked_because(self, X, y, params):
         """Why the stacked search does not apply to this fit; None when it does."""
-        if type(self.estimator) not in _STACKED_ESTIMATORS:
-            return "the estimator is not an FNNRegressor or FNNClassifier"
+        reason = _estimator_not_stacked_because(self.estimator, params)
+        if reason is not None:
+            return reason
         if not (self.scoring is None or isinstance(self.scoring, str)
                 or callable(self.scoring)):
             return "several metrics"
-        if set(params) - {"sample_weight", "groups"}:
-            return "fit parameters other than sample_weight and groups"
         if _routing_enabled():
             return "metadata routing is enabled"
-        if _listens(self) or _listens(self.estimator):
+        if _listens(self):
             return "callbacks are set"
         if y is None or not _array_api.is_numpy(_array_api.array_namespace(X, y)):
             return "X and y are not numpy (or sparse, list, data frame) data"
@@ -298,6 +327,25 @@ class _Evaluation:
     error_score: object
 
 
+def _estimator_not_stacked_because(estimator, params):
+    """Why the stacked search does not apply to ``estimator`` fitted with ``params``;
+    None when it does (as far as the estimator and the fit parameters tell)."""
+    pipeline = type(estimator) is Pipeline
+    if type(_final_step(estimator)[1]) not in _STACKED_ESTIMATORS:
+        return ("the estimator is not an FNNRegressor or FNNClassifier, nor a Pipeline "
+                "ending in one")
+    if pipeline and estimator.memory is not None:
+        return "the pipeline caches its transformers (memory)"
+    if set(params) - ({"groups"} if pipeline else {"sample_weight", "groups"}):
+        # Pipeline.fit takes "<step>__<param>" parameters, routed to the steps' fits.
+        return ("fit parameters other than groups given to a pipeline" if pipeline
+                else "fit parameters other than sample_weight and groups")
+    steps = [step for _, step in estimator.steps] if pipeline else []
+    if _listens(estimator) or any(map(_listens, steps)):
+        return "callbacks are set"
+    return None
+
+
 def _stack_groups(base, candidates):
     """The candidates' indices grouped by the values of their non-stackable parameters.
 
@@ -325,11 +373,13 @@ def _stack_groups(base, candidates):
     ...                               {"alpha": 0.1, "batch_size": 16}])
     [[0, 1], [2]]
     """
+    prefix = _final_step(base)[0]
+    stackable = {prefix + name for name in _stack.STACKABLE}
     groups = {}
     for i, params in enumerate(candidates):
         if _stochastic(base, params):
             key = tuple(sorted((name, _value_key(value)) for name, value in params.items()
-                               if name not in _stack.STACKABLE))
+                               if name not in stackable))
         else:
             key = ("alone", i)
         groups.setdefault(key, []).append(i)
@@ -348,9 +398,28 @@ def _value_key(value):
     return (type(value), value)
 
 
+def _final_step(est):
+    """(prefix of the final step's parameters, final step) of a Pipeline; ("", est)
+    for any other estimator."""
+    if type(est) is Pipeline and est.steps:
+        name, step = est.steps[-1]
+        return f"{name}__", step
+    return "", est
+
+
 def _stochastic(base, params):
-    """True if the candidate ``params`` of ``base`` train with a stochastic solver."""
-    return params.get("solver", getattr(base, "solver", None)) in STOCHASTIC_SOLVERS
+    """True if the candidate ``params`` of ``base`` may train in a stack: an
+    FNNRegressor or FNNClassifier (or an uncached Pipeline ending in one) with a
+    stochastic solver."""
+    if type(base) is not Pipeline:
+        return params.get("solver", getattr(base, "solver", None)) in STOCHASTIC_SOLVERS
+    try:  # the grid may set the final step itself, or the pipeline's memory
+        est = _candidate(base, params)
+    except Exception:  # noqa: BLE001 - fitted alone, the candidate raises as in GridSearchCV
+        return False
+    final = _final_step(est)[1]
+    return (est.memory is None and type(final) in _STACKED_ESTIMATORS
+            and final.solver in STOCHASTIC_SOLVERS)
 
 
 def _listens(estimator):
@@ -410,13 +479,36 @@ def _fit_group(base, group, X, y, fit_params, error_score):
     members = [_candidate(base, params) for params in group]
     start = time.time()
     try:
-        _stack.fit_members(members, X, y, sample_weight=fit_params.get("sample_weight"))
+        _fit_together(members, X, y, fit_params)
     except Exception:
         if error_score == "raise":
             raise
         return [_fit_alone(base, params, X, y, fit_params, error_score) for params in group]
     share = (time.time() - start) / len(members)
     return [(est, share, None) for est in members]
+
+
+def _fit_together(members, X, y, fit_params):
+    """Fit the group's ``members`` on (X, y) together, each as its own ``fit`` would.
+
+    Pipelines (which agree on all but their final step's stackable parameters)
+    share the first member's earlier steps, fitted once as ``Pipeline.fit``
+    fits them; their final steps train together on the transformed rows.
+    """
+    if type(members[0]) is not Pipeline:
+        _stack.fit_members(members, X, y, sample_weight=fit_params.get("sample_weight"))
+        return
+    pre_steps = members[0].steps[:-1]
+    if pre_steps:
+        # A pipeline of the earlier steps fits them (uncloned, as Pipeline.fit with
+        # memory=None) and transforms X as the whole pipeline's fit would.
+        before = Pipeline(pre_steps)
+        X = before.fit_transform(X, y)
+        pre_steps = before.steps
+    for member in members:
+        # The fitted earlier steps are shared: scoring only reads them.
+        member.steps = [*pre_steps, member.steps[-1]]
+    _stack.fit_members([member.steps[-1][1] for member in members], X, y)
 
 
 def _fit_alone(base, params, X, y, fit_params, error_score):

@@ -16,10 +16,14 @@ import pytest
 import sklearn
 from helpers import assert_same_model, classification_data, regression_data
 from numpy.testing import assert_array_equal
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import PCA
 from sklearn.exceptions import FitFailedWarning
+from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skfnn import FNNClassifier, FNNRegressor, StackedGridSearchCV, _stack
@@ -215,18 +219,104 @@ def test_error_score_raise_and_all_fits_failing_raise_as_gridsearchcv():
             search(est, {"random_state": [0, 1], "learning_rate_init": [1e3]}, cv=3).fit(X, y)
 
 
-@pytest.mark.parametrize("case", ["lbfgs", "multimetric", "pipeline"])
-def test_searches_that_do_not_stack_are_gridsearchcv(case, stacked_groups):
+def on_final_step(grid, name):
+    return {f"{name}__{param}": values for param, values in grid.items()}
+
+
+def pre_processed(kind, solver):
+    """A pipeline with a grid over its pre-steps: 2 groups of 8 candidates each."""
+    if kind == "regressor":  # make_pipeline's names; n_components varies the pre-step
+        est = make_pipeline(StandardScaler(), PCA(random_state=0),
+                            estimator(kind, solver=solver))
+        return est, {**on_final_step(STACKABLE_GRID, "fnnregressor"),
+                     "pca__n_components": [3, 5]}
+    columns = ColumnTransformer([("scaled", StandardScaler(), [0, 1, 2]),
+                                 ("ranged", MinMaxScaler(), [3, 4])])
+    est = Pipeline([("columns", columns), ("skip", "passthrough"),
+                    ("net", estimator(kind, solver=solver))])
+    return est, {**on_final_step(STACKABLE_GRID, "net"),
+                 "columns__scaled": [StandardScaler(), "passthrough"]}
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("kind", ["regressor", "classifier"])
+def test_pipelines_are_stacked_on_their_final_step_as_gridsearchcv(kind, solver,
+                                                                   stacked_groups):
+    X, y = data(kind)
+    est, grid = pre_processed(kind, solver)
+    stacked, plain = both(est, grid, X, y, cv=3, return_train_score=True)
+    assert_same_search(stacked, plain, X)
+    assert [size for size, _, _ in stacked_groups] == [8] * 6
+    # The final step of each candidate is a network stacked on the transformed rows.
+    assert [rows for _, rows, _ in stacked_groups] == [len(y) * 2 // 3] * 6
+
+
+@pytest.mark.parametrize("kind", ["regressor", "classifier"])
+def test_pipelines_with_two_jobs_as_gridsearchcv(kind):
+    X, y = data(kind)
+    est, grid = pre_processed(kind, "adam")
+    stacked, plain = both(est, grid, X, y, cv=3, n_jobs=2, return_train_score=True)
+    assert_same_search(stacked, plain, X)
+
+
+FITS = []
+
+
+class RecordingScaler(TransformerMixin, BaseEstimator):
+    """Standardizes X; records the number of rows of each fit in FITS."""
+
+    def fit(self, X, y=None):
+        FITS.append(len(X))
+        self.mean_, self.scale_ = X.mean(axis=0), X.std(axis=0)
+        return self
+
+    def transform(self, X):
+        return (X - self.mean_) / self.scale_
+
+
+def test_a_groups_pre_steps_are_fitted_once_per_split():
+    X, y = data("regressor")
+    est = make_pipeline(RecordingScaler(), estimator("regressor", solver="adam"))
+    grid = {**on_final_step(STACKABLE_GRID, "fnnregressor"),
+            "fnnregressor__hidden_layer_sizes": [(4,), (6,)]}
+    FITS.clear()
+    plain = GridSearchCV(est, grid, cv=3).fit(X, y)
+    assert FITS == [40] * 16 * 3 + [60]  # each candidate on each split, and the refit
+    FITS.clear()
+    stacked = StackedGridSearchCV(est, grid, cv=3).fit(X, y)
+    assert FITS == [40] * 2 * 3 + [60]  # each group on each split, and the refit
+    assert_same_search(stacked, plain, X)
+
+
+def test_candidates_whose_final_step_is_not_a_network_are_fitted_alone(stacked_groups):
+    X, y = data("regressor")
+    est = make_pipeline(StandardScaler(), estimator("regressor", solver="adam"))
+    grid = [on_final_step(STACKABLE_GRID, "fnnregressor"),
+            {"fnnregressor": [Ridge(alpha=1.0), Ridge(alpha=10.0)]}]
+    stacked, plain = both(est, grid, X, y, cv=3, refit=False)  # a Ridge is the best
+    assert isinstance(plain.best_params_["fnnregressor"], Ridge)
+    assert_same_search(stacked, plain, X)
+    assert stacked_groups == [(8, 40, None)] * 3
+
+
+@pytest.mark.parametrize("case", ["lbfgs", "multimetric", "pipeline_fit_parameter",
+                                  "pipeline_memory"])
+def test_searches_that_do_not_stack_are_gridsearchcv(case, stacked_groups, tmp_path):
     X, y = data("regressor")
     est, grid, params = estimator("regressor", solver="adam"), STACKABLE_GRID, {}
+    fit_params = None
     if case == "lbfgs":
         est = estimator("regressor", solver="lbfgs")
     elif case == "multimetric":
         params = dict(scoring={"r2": "r2", "mae": "neg_mean_absolute_error"}, refit="mae")
     else:
-        est = make_pipeline(StandardScaler(), est)
-        grid = {f"fnnregressor__{name}": values for name, values in grid.items()}
-    stacked, plain = both(est, grid, X, y, cv=3, return_train_score=True, **params)
+        memory = str(tmp_path) if case == "pipeline_memory" else None
+        est = make_pipeline(StandardScaler(), est, memory=memory)
+        grid = on_final_step(grid, "fnnregressor")
+        if case == "pipeline_fit_parameter":  # Pipeline.fit routes it to the network
+            fit_params = {"fnnregressor__sample_weight": np.linspace(0.5, 1.5, len(y))}
+    stacked, plain = both(est, grid, X, y, fit_params, cv=3, return_train_score=True,
+                          **params)
     assert_same_search(stacked, plain, X)
     assert stacked_groups == []
 
@@ -312,7 +402,17 @@ def test_the_reasons_not_to_stack():
     listening._parent_callback_ctx = object()  # as a meta-estimator's callbacks leave it
     assert reason() is None
     assert reason(params={"sample_weight": None, "groups": None}) is None
-    assert reason(make_pipeline(StandardScaler(), estimator("regressor"))).startswith("the est")
+    pipeline = make_pipeline(StandardScaler(), estimator("regressor", solver="adam"))
+    pipeline_grid = on_final_step(STACKABLE_GRID, "fnnregressor")
+    assert reason(pipeline, pipeline_grid) is None
+    assert reason(pipeline, pipeline_grid, params={"groups": None}) is None
+    assert reason(pipeline, pipeline_grid,
+                  params={"sample_weight": None}).startswith("fit parameters other than groups")
+    assert reason(make_pipeline(StandardScaler(), estimator("regressor"), memory="."),
+                  pipeline_grid) == "the pipeline caches its transformers (memory)"
+    assert reason(make_pipeline(StandardScaler(), Ridge())).startswith("the est")
+    assert reason(make_pipeline(StandardScaler(), listening),
+                  pipeline_grid) == "callbacks are set"
     assert reason(_SubclassedRegressor()).startswith("the estimator")
     assert reason(scoring=["r2"]) == "several metrics"
     assert reason(params={"X_val": X}).startswith("fit parameters")
