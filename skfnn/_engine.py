@@ -158,7 +158,7 @@ class Workspace:
 
     def __init__(self, net, n_samples, dtype, theta=None, grad=None):
         self.n_samples = n_samples
-        shapes = [(n_samples, n) for n in net.layout.layer_units[1:]]
+        shapes = [self.buffer_shape(n_samples, n) for n in net.layout.layer_units[1:]]
 
         def buffer(shape):
             return _array_api.buffer(net.xp, shape, dtype)
@@ -180,6 +180,12 @@ class Workspace:
         if theta is not None:
             self.views = (*net.layout.unpack(theta), *net.layout.unpack(grad))
             self.W_vectors = net.layout.weight_vectors(theta)
+
+    @staticmethod
+    def buffer_shape(n_samples, n_units):
+        """The shape of one layer's buffer: a row per sample (a stack's workspace, in
+        :mod:`skfnn._stack`, keeps flat storage for all its models' rows)."""
+        return (n_samples, n_units)
 
     def rows(self, n):
         """This workspace for a batch of n ≤ ``n_samples`` rows (views of its arrays)."""

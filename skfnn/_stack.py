@@ -33,6 +33,7 @@ Dask, warm starts) is fitted model after model, as its own ``fit`` would.
 import contextlib
 import functools
 import numbers
+import types
 
 import numpy as np
 from sklearn import config_context
@@ -106,8 +107,9 @@ def groups(estimators):
     """The estimators in groups that may train as one stack (in their order)."""
     found = []
     for est in estimators:
-        group = next((g for g in found if _same_but_stackable(g[0], est)), None)
-        if group is None or not _stackable(est):
+        group = next((g for g in found if _stackable(g[0]) and _same_but_stackable(g[0], est)),
+                     None) if _stackable(est) else None
+        if group is None:
             found.append([est])
         else:
             group.append(est)
@@ -249,8 +251,8 @@ class Stack:
         self.optimizers, self.kind = optimizers, optimizers[0]
         self.state = [np.stack([getattr(o, name) for o in optimizers])
                       for name in self.kind.state]
-        self.workspace = Workspace(self.nets[0], len(runs), batch_size, self.Theta,
-                                   self.Grad).with_alphas([net.alpha for net in self.nets])
+        self.workspace = Workspace(self.nets[0], len(runs), batch_size, self.Theta, self.Grad,
+                                   [net.alpha for net in self.nets])
         self.clip_norm = runs[0].clip_norm
 
     def step(self):
@@ -282,66 +284,51 @@ class Stack:
                     getattr(run.optimizer, name)[...] = rows[k]
 
 
-class Workspace:
+class Workspace(_engine.Workspace):
     """The engine's scratch arrays for a stack: (K, b, n_l), contiguous for any b' ≤ b.
 
-    Each buffer is flat storage of K b n_l elements; a batch of b' rows takes
-    its first K b' n_l as (K, b', n_l), so that the activations see each
-    model's rows as one contiguous matrix (:func:`skfnn._engine.rowwise`).
+    The engine's buffers (the same plan: Z^l, A^l over Z^l where σ' reads only
+    a, Δ^l, the dropout masks), each flat storage of K b n_l elements; a batch
+    of b' rows takes its first K b' n_l as (K, b', n_l), so that the
+    activations see each model's rows as one contiguous matrix
+    (:func:`skfnn._engine.rowwise`). ``alphas``: the models' α.
     """
 
-    def __init__(self, net, K, n_samples, Theta, Grad):
-        units, dtype = net.layout.layer_units, Theta.dtype
-        self.K, self.n_samples, self.net = K, n_samples, net
-        self.units = units
-        flat = [np.empty(K * n_samples * n, dtype) for n in units[1:]]
-        self._Z = flat
-        self._A = [Z if same else np.empty_like(Z)
-                   for Z, same in zip(flat, net.in_place, strict=True)]
-        self._Delta = [np.empty_like(Z) for Z in flat[:-1]]
-        rates = [*net.dropout, 0.0][: len(flat)]
-        self._Mask = [np.empty_like(Z) if p else None for Z, p in zip(flat, rates, strict=True)]
-        self._Drop = [np.empty_like(Z) if p else None for Z, p in zip(flat, rates, strict=True)]
+    def __init__(self, net, K, n_samples, Theta, Grad, alphas):
+        self.K, self.units = K, net.layout.layer_units
+        super().__init__(net, n_samples, Theta.dtype, Theta, Grad)
+        self._storage = (self.Zs, self.As, self.Deltas, self.Masks, self.Drops)
+        self.W_vectors = [net.layout.weight_vectors(theta) for theta in Theta]  # per row
         #: Whether the optimizer updates the stack in one pass (else row by row).
         self.whole = Theta.size <= WHOLE_STACK
         self.scratch = np.empty(Theta.shape if self.whole
-                                else (1, min(Theta.shape[1], _engine.BLOCK)), dtype)
-        self.theta, self.grad = Theta, Grad
-        self.views = (*net.layout.unpack(Theta), *net.layout.unpack(Grad))
-        self.W_vectors = [net.layout.weight_vectors(theta) for theta in Theta]
+                                else (1, min(Theta.shape[1], _engine.BLOCK)), Theta.dtype)
+        #: Each row's α over its W entries, 0 over its biases: the mask of the stack's
+        #: α W term (None if an α is 0).
         self.alpha_mask = None
+        if all(alphas):
+            self.alpha_mask = np.zeros_like(Theta)
+            self.alpha_mask[:, net.layout.coefs] = np.array(alphas)[:, None]
         self._views = {}
         self.rows(n_samples)
 
-    def with_alphas(self, alphas):
-        """Keep each row's α over its W entries (0 over its biases), in θ's dtype: the
-        mask of the stack's α W term (None if an α is 0)."""
-        self.alpha_mask = None
-        if all(alphas):
-            self.alpha_mask = np.zeros_like(self.theta)
-            self.alpha_mask[:, self.net.layout.coefs] = np.array(alphas)[:, None]
-        return self
+    def buffer_shape(self, n_samples, n_units):
+        return (self.K * n_samples * n_units,)
 
     def rows(self, n):
         """Point Zs, As, Deltas, Masks, Drops at (K, n, n_l) views; return self."""
         if n not in self._views:
             def view(buffers):
                 return [None] + [None if B is None else B[: self.K * n * m].reshape(self.K, n, m)
-                                 for B, m in zip(buffers, self.units[1:], strict=False)]
-            self._views[n] = (view(self._Z), view(self._A), view(self._Delta),
-                              view(self._Mask), view(self._Drop))
+                                 # strict=False: Δ has no output layer
+                                 for B, m in zip(buffers[1:], self.units[1:], strict=False)]
+            self._views[n] = tuple(view(buffers) for buffers in self._storage)
         self.Zs, self.As, self.Deltas, self.Masks, self.Drops = self._views[n]
         return self
 
     def member(self, k):
         """Member k's masks, for :meth:`Network.draw_masks <skfnn._network.Network.draw_masks>`."""
-        part = _MemberMasks()
-        part.Masks = [None if M is None else M[k] for M in self.Masks]
-        return part
-
-
-class _MemberMasks:
-    """Where one member's dropout masks go (the slice of the stack's)."""
+        return types.SimpleNamespace(Masks=[None if M is None else M[k] for M in self.Masks])
 
 
 def _epoch(stack, orders, random_states, checked):

@@ -190,6 +190,9 @@ def test_one_stack_per_group(data, stacked_runs):
     wide = members(est.set_params(hidden_layer_sizes=(9,)), K=3)
     mixed = [narrow[0], wide[0], narrow[1], wide[1], wide[2]]
     assert [[mixed.index(m) for m in g] for g in _stack.groups(mixed)] == [[0, 2], [1, 3, 4]]
+    # A member that cannot stack (no integer seed) leads no group of the others.
+    loose = [clone(narrow[0]).set_params(random_state=None), *narrow]
+    assert [[loose.index(m) for m in g] for g in _stack.groups(loose)] == [[0], [1, 2]]
     _stack.fit_members(mixed, X, y)
     assert stacked_runs == [2, 3]
     for member in mixed:
