@@ -114,9 +114,12 @@ class FNNRegressor(RegressorMixin, HiddenFeaturesMixin, BaseFNN):
             raise ValueError("out_activation='softmax' is only for multiclass classifiers.")
 
     def _score_outputs(self, output, y, sample_weight):
+        return r2_score(y, self._point(output), sample_weight=sample_weight)
+
+    def _point(self, output):
+        """The point prediction that ``score`` scores, from the network's output."""
         point = loss_optional(self._net.loss, "point_prediction")
-        return r2_score(y, self._decode(output if point is None else point(output)),
-                        sample_weight=sample_weight)
+        return self._decode(output if point is None else point(output))
 
     def _decode(self, output):
         return array_namespace(output).reshape(output, (-1,)) if output.shape[1] == 1 else output

@@ -328,7 +328,7 @@ class FNNEnsembleRegressor(RegressorMixin, _BaseFNNEnsemble):
         point = loss_optional(self.estimators_[0]._net.loss, "point_prediction")
         if point is None:
             return super().score(X, y, sample_weight)
-        points = [member._decode(point(member._forward_output(X, "score")))
+        points = [member._point(member._forward_output(X, "score"))
                   for member in self.estimators_]
         xp = array_namespace(points[0])
         return r2_score(y, xp.mean(xp.stack(points, axis=0), axis=0),
