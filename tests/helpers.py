@@ -9,7 +9,9 @@ same quantity reached by another code path.
 """
 
 import copy
+import runpy
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -339,3 +341,19 @@ def hidden_output(est, X):
 # A regression data set (dropout, initialisation).
 XR, YR = make_regression(n_samples=120, n_features=5, noise=5.0, random_state=0)
 YR = YR / YR.std()
+
+
+#: The repository's root (docs/, benchmarks/).
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_script(relative):
+    """The globals of a repository script (docs/plots/*.py, benchmarks/*.py), run by path."""
+    return runpy.run_path(str(ROOT / relative))
+
+
+def docs_figure_script(name):
+    """docs/plots/<name>.py's globals, once its figure docs/plots/<name>.png is checked
+    to be committed."""
+    assert (ROOT / "docs" / "plots" / f"{name}.png").is_file()  # committed
+    return run_script(f"docs/plots/{name}.py")

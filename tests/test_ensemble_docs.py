@@ -2,24 +2,20 @@
 its doctests)."""
 
 import math
-import runpy
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import docs_figure_script, run_script
 
 
 def test_the_figure_script_draws_the_committed_figure(tmp_path):
     pytest.importorskip("matplotlib")
-    script = runpy.run_path(str(ROOT / "docs" / "plots" / "ensembles.py"))
+    script = docs_figure_script("ensembles")
     out = script["main"](tmp_path / "ensembles.png")
     assert out.stat().st_size > 10_000
-    assert (ROOT / "docs" / "plots" / "ensembles.png").is_file()  # committed
 
 
 def test_the_benchmark_compares_the_ensemble_with_a_wide_and_a_small_network(capsys):
-    benchmark = runpy.run_path(str(ROOT / "benchmarks" / "ensemble_vs_wide.py"))
+    benchmark = run_script("benchmarks/ensemble_vs_wide.py")
     rows = benchmark["main"](["--seeds", "1", "--problems", "diabetes", "--training",
                               "epochs", "--hidden", "4", "--members", "2"])
     assert [r["model"] for r in rows] == ["ensemble of 2 × 4", "one network of 8",

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import docs_figure_script
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_classification, make_regression
 from sklearn.utils import shuffle
@@ -227,14 +228,9 @@ def test_display_marks_the_suggestion():
 
 def test_the_docs_figure_script_renders_the_user_guide_figure(tmp_path):
     plt = pytest.importorskip("matplotlib.pyplot")
-    import runpy
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    script = runpy.run_path(str(root / "docs" / "plots" / "lr_finder.py"))
+    script = docs_figure_script("lr_finder")
     path = tmp_path / "lr_finder.png"
     display = script["main"](path)
     (width, height), dpi = script["SIZE_INCHES"], script["DPI"]
     assert plt.imread(path).shape[:2] == (height * dpi, width * dpi)
     assert display.suggestion == suggest_rate(display.learning_rates, display.losses)
-    assert (root / "docs" / "plots" / "lr_finder.png").is_file()  # committed

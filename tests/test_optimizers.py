@@ -16,6 +16,7 @@ from importlib.util import find_spec
 import numpy as np
 import pytest
 import sklearn
+from helpers import docs_figure_script
 from numpy.testing import assert_allclose
 from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
@@ -449,15 +450,10 @@ def test_the_new_solvers_train_on_other_arrays_as_on_numpy(params, library):
 
 def test_the_schedules_figure_is_drawn_from_the_optimizer(tmp_path):
     pytest.importorskip("matplotlib")
-    import runpy
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    script = runpy.run_path(str(root / "docs" / "plots" / "schedules.py"))
+    script = docs_figure_script("schedules")
     curves = script["curves"]()
     assert_allclose(curves['"cosine"'], [0.1 * (1 + math.cos(math.pi * e / 50)) / 2
                                          for e in range(50)], atol=1e-15)
     adaptive = curves['"adaptive" (plateaus at 15, 30, 40)']
     assert adaptive[14] == 0.1 and adaptive[15] == 0.1 / 5 and adaptive[-1] == 0.1 / 125
     assert script["main"](tmp_path / "s.png").stat().st_size > 0
-    assert (root / "docs" / "plots" / "schedules.png").is_file()  # committed

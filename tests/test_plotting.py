@@ -8,7 +8,6 @@ as the user sees them. Drawn with the Agg backend, every figure closed.
 """
 
 import copy
-import runpy
 import subprocess
 import sys
 import warnings
@@ -21,6 +20,7 @@ matplotlib.use("Agg")  # the test extra installs matplotlib; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from helpers import docs_figure_script
 from numpy.testing import assert_array_equal  # noqa: E402
 from sklearn.datasets import make_classification, make_regression  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning, NotFittedError  # noqa: E402
@@ -282,13 +282,12 @@ def test_import_skfnn_does_not_import_matplotlib():
 
 
 def test_the_docs_figure_script_renders_the_user_guide_figure(tmp_path):
-    script = runpy.run_path(str(ROOT / "docs" / "plots" / "training_curve.py"))
+    script = docs_figure_script("training_curve")
     path = tmp_path / "curve.png"
     display = script["main"](path)
     (width, height), dpi = script["SIZE_INCHES"], script["DPI"]
     assert plt.imread(path).shape[:2] == (height * dpi, width * dpi)
     assert display.best_epoch == np.argmax(display.validation_scores) + 1
-    assert (ROOT / "docs" / "plots" / "training_curve.png").is_file()  # committed
 
 
 @pytest.mark.parametrize("dpi", [80, 100])

@@ -17,6 +17,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import docs_figure_script, run_script
 from numpy.testing import assert_allclose
 from scipy import stats
 from sklearn.exceptions import ConvergenceWarning
@@ -468,23 +469,17 @@ def test_onnx_exports_the_mean_the_std_and_the_quantiles(gaussian, quantiles):
 # ----------------------------------------------------------------------------
 # The figure and the benchmark of docs/uncertainty.md run
 # ----------------------------------------------------------------------------
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 
 def test_the_figure_script_draws_the_committed_figure(tmp_path):
     pytest.importorskip("matplotlib")
-    import runpy
-
-    script = runpy.run_path(str(ROOT / "docs" / "plots" / "uncertainty.py"))
+    script = docs_figure_script("uncertainty")
     out = script["main"](tmp_path / "uncertainty.png")
     assert out.stat().st_size > 10_000
-    assert (ROOT / "docs" / "plots" / "uncertainty.png").is_file()  # committed
 
 
 def test_the_benchmark_measures_every_method(capsys):
-    import runpy
-
-    benchmark = runpy.run_path(str(ROOT / "benchmarks" / "uncertainty.py"))
+    benchmark = run_script("benchmarks/uncertainty.py")
     rows, crossing = benchmark["main"](["--n-train", "300", "--n-test", "600"])
     assert [r["method"] for r in rows] == ["FNN gaussian_nll", "FNN quantile", "HGB quantile",
                                           "GaussianProcess"]
