@@ -21,12 +21,11 @@ from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils import shuffle as _shuffle
 
 from . import _engine, _model, _problem
-from ._array_api import astype, rows
 from ._dask import is_dask_collection
 from ._fitting import make_optimizer
 from ._problem import STOCHASTIC_SOLVERS as _STOCHASTIC_SOLVERS
 from ._threads import blas_threads_for
-from ._training import _first_checked, batch_size, clip_gradient, evaluate
+from ._training import _first_checked, batch_loss, batch_size, clip_gradient
 
 __all__ = ["range_test", "suggest_rate"]
 
@@ -91,16 +90,9 @@ class _Steps:
         self.batches = _batches(net, data[0].shape[0], size, model.shuffle, random_state)
 
     def loss(self):
-        X, Y, sample_weight = self.data
-        idx, n = next(self.batches)
-        sw = None if sample_weight is None else rows(sample_weight, idx)
-        Y_batch, X_batch = astype(rows(Y, idx), self.theta.dtype), rows(X, idx)
-        ws = self.workspace.rows(n)
-        masks = (self.net.draw_masks(self.random_state, n, self.theta.dtype, ws)
-                 if self.net.has_dropout else None)
-        J, _ = evaluate(self.net, next(self.nets), self.theta, (X_batch, Y_batch, sw),
-                        self.grad, ws, masks)
-        return float(J)
+        return float(batch_loss(self.net, next(self.nets), self.theta, self.data,
+                                next(self.batches), self.grad, self.workspace,
+                                random_state=self.random_state))
 
     def step(self, rate):
         if self.clip_norm is not None:

@@ -42,8 +42,8 @@ from ._array_api import astype, on_device, rows, to_numpy
 from ._hooks import call
 from ._warn import warn_user
 
-__all__ = ["Epoch", "PROPAGATE_INTERRUPT", "Run", "evaluate", "batch_size", "clip_gradient",
-           "fit_lbfgs", "fit_stochastic", "split_validation"]
+__all__ = ["Epoch", "PROPAGATE_INTERRUPT", "Run", "evaluate", "batch_loss", "batch_size",
+           "clip_gradient", "fit_lbfgs", "fit_stochastic", "split_validation"]
 
 #: True while several models are fitted one after another as one call (an ensemble's
 #: members that cannot share a stack, skfnn/_stack.py): Ctrl-C then ends the whole
@@ -179,20 +179,15 @@ def _epoch(run, sample_idx, grad, workspace, nets, random_state):
     rows. With dropout, each batch's masks are drawn from ``random_state``
     before its step (after the epoch's shuffle).
     """
-    X, Y, sample_weight, theta = run.X, run.Y, run.sample_weight, run.theta
-    n_samples, dropout = X.shape[0], run.net.has_dropout
+    data, theta, n_samples = (run.X, run.Y, run.sample_weight), run.theta, run.X.shape[0]
     order = None if sample_idx is None else run.net.on_device(sample_idx)
     batch_losses = []
     accumulated_loss = 0.0
     for batch in gen_batches(n_samples, workspace.n_samples):
         n_batch = batch.stop - batch.start
         idx = batch if order is None else order[batch]
-        sw = None if sample_weight is None else rows(sample_weight, idx)
-        Y_batch = astype(rows(Y, idx), theta.dtype)
-        ws = workspace.rows(n_batch)
-        masks = run.net.draw_masks(random_state, n_batch, theta.dtype, ws) if dropout else None
-        net, X_batch = next(nets), rows(X, idx)
-        J, _ = evaluate(run.net, net, theta, (X_batch, Y_batch, sw), grad, ws, masks)
+        J = batch_loss(run.net, next(nets), theta, data, (idx, n_batch), grad, workspace,
+                       random_state=random_state)
         if run.reference_loss is None:
             run.reference_loss = J
         batch_losses.append(J)
@@ -201,6 +196,22 @@ def _epoch(run, sample_idx, grad, workspace, nets, random_state):
             clip_gradient(grad, run.clip_norm)
         run.optimizer.step(theta, grad, workspace.scratch)
     return Epoch(accumulated_loss / n_samples, batch_losses)
+
+
+def batch_loss(net, used, theta, data, batch, grad, workspace, *, random_state):
+    """J of one minibatch at θ, ∇J into ``grad``, through ``used`` (:func:`evaluate`).
+
+    ``data`` is (X, Y, s), ``batch`` the minibatch's ``(rows, n)``: its rows are
+    taken from the data, the workspace's first n rows serve it, and with
+    dropout its masks are drawn from ``random_state``.
+    """
+    (X, Y, sample_weight), (idx, n) = data, batch
+    sw = None if sample_weight is None else rows(sample_weight, idx)
+    Y_batch = astype(rows(Y, idx), theta.dtype)
+    ws = workspace.rows(n)
+    masks = net.draw_masks(random_state, n, theta.dtype, ws) if net.has_dropout else None
+    J, _ = evaluate(net, used, theta, (rows(X, idx), Y_batch, sw), grad, ws, masks)
+    return J
 
 
 def clip_gradient(grad, max_norm):
